@@ -1,0 +1,3 @@
+"""Prometheus rule evaluation and Alertmanager-compatible notification in one daemon."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""The HTTP API: health, reload, metrics, and the Prometheus- and Alertmanager-shaped views."""

@@ -1,0 +1,78 @@
+"""The aiohttp application: health, readiness, reload, metrics, and the JSON APIs."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from alerting.api import rules
+from alerting.metrics import Metrics
+from alerting.rules.manager import RuleManager
+
+log = logging.getLogger(__name__)
+
+Reload = Callable[[], Awaitable[list[str]]]
+
+METRICS = web.AppKey("metrics", Metrics)
+RELOAD = web.AppKey("reload", Callable[[], Awaitable[list[str]]])
+READY = web.AppKey("ready", Callable[[], bool])
+
+
+def create_app(
+    manager: RuleManager, metrics: Metrics, reload: Reload, ready: Callable[[], bool]
+) -> web.Application:
+    app = web.Application(middlewares=[_errors_as_json], client_max_size=16 * 1024 * 1024)
+    app[rules.MANAGER] = manager
+    app[METRICS] = metrics
+    app[RELOAD] = reload
+    app[READY] = ready
+    app.add_routes(
+        [
+            web.get("/-/healthy", _healthy),
+            web.get("/-/ready", _ready),
+            web.post("/-/reload", _reload),
+            web.put("/-/reload", _reload),
+            web.get("/metrics", _metrics),
+            *rules.routes(),
+        ]
+    )
+    return app
+
+
+async def _healthy(_: web.Request) -> web.Response:
+    return web.Response(text="OK\n")
+
+
+async def _ready(request: web.Request) -> web.Response:
+    if request.app[READY]():
+        return web.Response(text="OK\n")
+    return web.Response(status=503, text="Service Unavailable\n")
+
+
+async def _reload(request: web.Request) -> web.Response:
+    problems = await request.app[RELOAD]()
+    if problems:
+        text = "failed to reload config:\n" + "\n".join(problems) + "\n"
+        return web.Response(status=500, text=text)
+    return web.Response(text="OK\n")
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[METRICS].registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+@web.middleware
+async def _errors_as_json(request: web.Request, handler: Callable) -> web.StreamResponse:
+    """Our own bugs give a 500 with a plain message: never a stack trace to the client."""
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("request %s %s failed", request.method, request.path)
+        body = {"status": "error", "errorType": "internal", "error": "internal error"}
+        return web.json_response(body, status=500)

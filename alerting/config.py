@@ -1,0 +1,283 @@
+"""The configuration file: pydantic models of every section, and loading with file:line:col errors."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from alerting.durations import parse_duration
+from alerting.labels import LABEL_NAME_RE
+from alerting.validation import validate_document
+from alerting.yaml_source import Problem, YamlError, load_file
+
+
+def _duration(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, str):
+        raise ValueError(f"not a valid duration string: {value!r} (write it like 30s, 5m or 1h30m)")
+    return parse_duration(value)
+
+
+def _label_name(value: Any) -> str:
+    if not isinstance(value, str) or not LABEL_NAME_RE.match(value):
+        raise ValueError(f"{value!r} is not a valid label name")
+    return value
+
+
+Duration = Annotated[float, BeforeValidator(_duration)]
+LabelName = Annotated[str, BeforeValidator(_label_name)]
+
+
+def _relative_to_config(value: str, info: ValidationInfo) -> str:
+    base = (info.context or {}).get("base_dir")
+    if not value or base is None or Path(value).is_absolute():
+        return value
+    return str(Path(base) / value)
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class BasicAuth(Model):
+    username: str = ""
+    password: SecretStr | None = None
+    password_file: str = ""
+
+    _resolve = field_validator("password_file")(_relative_to_config)
+
+    @model_validator(mode="after")
+    def _one_password(self) -> BasicAuth:
+        if self.password is not None and self.password_file:
+            raise ValueError("at most one of basic_auth password and password_file must be set")
+        return self
+
+
+class Authorization(Model):
+    type: str = "Bearer"
+    credentials: SecretStr | None = None
+    credentials_file: str = ""
+
+    _resolve = field_validator("credentials_file")(_relative_to_config)
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> Authorization:
+        if self.credentials is not None and self.credentials_file:
+            raise ValueError("at most one of authorization credentials and credentials_file")
+        return self
+
+
+class TLSConfig(Model):
+    ca_file: str = ""
+    cert_file: str = ""
+    key_file: str = ""
+    server_name: str = ""
+    insecure_skip_verify: bool = False
+    min_version: str = ""
+
+    _resolve = field_validator("ca_file", "cert_file", "key_file")(_relative_to_config)
+
+
+class HTTPClientConfig(Model):
+    """Prometheus's common HTTP client options, as in prometheus.yml and alertmanager.yml."""
+
+    basic_auth: BasicAuth | None = None
+    authorization: Authorization | None = None
+    bearer_token: SecretStr | None = None
+    bearer_token_file: str = ""
+    tls_config: TLSConfig = Field(default_factory=TLSConfig)
+    proxy_url: str = ""
+    follow_redirects: bool = True
+    enable_http2: bool = True
+
+    _resolve = field_validator("bearer_token_file")(_relative_to_config)
+
+    @model_validator(mode="after")
+    def _one_auth_method(self) -> HTTPClientConfig:
+        methods = [
+            self.basic_auth is not None,
+            self.authorization is not None,
+            self.bearer_token is not None or bool(self.bearer_token_file),
+        ]
+        if sum(methods) > 1:
+            raise ValueError(
+                "at most one of basic_auth, authorization and bearer_token(_file) must be set"
+            )
+        return self
+
+
+class GlobalConfig(Model):
+    """Takes both Prometheus's and Alertmanager's `global` keys, so either pastes in unchanged."""
+
+    # Prometheus
+    evaluation_interval: Duration = 60.0
+    external_labels: dict[LabelName, str] = Field(default_factory=dict)
+    scrape_interval: Duration | None = None  # accepted from prometheus.yml; we do not scrape
+    scrape_timeout: Duration | None = None
+    query_log_file: str = ""
+    # Prometheus flags that live in the file here
+    external_url: str = ""
+    outage_tolerance: Duration = 3600.0
+    resend_delay: Duration = 60.0
+    # Alertmanager
+    resolve_timeout: Duration = 300.0
+    http_config: HTTPClientConfig = Field(default_factory=HTTPClientConfig)
+    smtp_from: str = ""
+    smtp_hello: str = "localhost"
+    smtp_smarthost: str = ""
+    smtp_auth_username: str = ""
+    smtp_auth_password: SecretStr | None = None
+    smtp_auth_password_file: str = ""
+    smtp_auth_secret: SecretStr | None = None
+    smtp_auth_identity: str = ""
+    smtp_require_tls: bool = True
+    slack_api_url: SecretStr | None = None
+    slack_api_url_file: str = ""
+    pagerduty_url: str = "https://events.pagerduty.com/v2/enqueue"
+    # Alertmanager integrations we do not offer; accepted so an alertmanager.yml global pastes in.
+    opsgenie_api_key: SecretStr | None = None
+    opsgenie_api_key_file: str = ""
+    opsgenie_api_url: str = ""
+    wechat_api_url: str = ""
+    wechat_api_secret: SecretStr | None = None
+    wechat_api_corp_id: str = ""
+    victorops_api_key: SecretStr | None = None
+    victorops_api_key_file: str = ""
+    victorops_api_url: str = ""
+    telegram_api_url: str = ""
+    webex_api_url: str = ""
+
+    _resolve = field_validator(
+        "smtp_auth_password_file",
+        "slack_api_url_file",
+        "opsgenie_api_key_file",
+        "victorops_api_key_file",
+    )(_relative_to_config)
+
+    @field_validator("evaluation_interval", "resolve_timeout")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be greater than zero")
+        return value
+
+
+class PrometheusDatasource(HTTPClientConfig):
+    url: str
+    # Base of alerts' generator URLs and of $externalURL in rule templates: Prometheus's own UI.
+    external_url: str = ""
+    timeout: Duration = 120.0
+    max_concurrent_queries: int = Field(default=8, ge=1, le=1024)
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} must start with http:// or https://")
+        return value.rstrip("/")
+
+
+class DatasourceConfig(Model):
+    prometheus: PrometheusDatasource
+
+
+class StorageConfig(Model):
+    path: str = "data/alerting.db"
+
+    @field_validator("path")
+    @classmethod
+    def _resolve_path(cls, value: str, info: ValidationInfo) -> str:
+        if value.startswith(("postgres://", "postgresql://")):
+            return value
+        return _relative_to_config(value, info)
+
+
+class ServerConfig(Model):
+    listen: str = "127.0.0.1:9095"
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        split_host_port(value)
+        return value
+
+
+def split_host_port(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"{value!r} is not host:port")
+    host = host.strip("[]")
+    if host:
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            if host != "localhost":
+                raise ValueError(f"{value!r}: listen on an IP address or localhost") from None
+    return host, int(port)
+
+
+class Config(Model):
+    global_: GlobalConfig = Field(default_factory=GlobalConfig, alias="global")
+    datasource: DatasourceConfig
+    rule_files: list[str] = Field(default_factory=list)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
+
+    @field_validator("rule_files")
+    @classmethod
+    def _resolve_globs(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        return [_relative_to_config(pattern, info) for pattern in value]
+
+
+class ConfigError(Exception):
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(map(str, problems)))
+        self.problems = problems
+
+
+_HINTS: dict[str, str] = {
+    "scrape_configs": "scraping stays with Prometheus; point datasource.prometheus.url at it",
+    "alerting": "this belongs in prometheus.yml, with alertmanagers pointing at this daemon",
+    "remote_write": "this daemon does not write to Prometheus; remove it",
+    "evaluation_interval": "it goes under global:",
+    "external_labels": "it goes under global:",
+    "rules": "list rule files under rule_files: (globs relative to this file)",
+    "prometheus": "it goes under datasource: (datasource.prometheus.url)",
+    "prometheus_url": "write datasource.prometheus.url",
+    "listen_address": "write server.listen (host:port)",
+    "web": "write server.listen (host:port)",
+    "data_dir": "write storage.path (a SQLite file)",
+    "db": "write storage.path (a SQLite file)",
+}
+
+
+def _hint(parent: tuple[str | int, ...], key: str) -> str | None:
+    return _HINTS.get(key) if not parent else None
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate the config file; raises ConfigError listing every problem."""
+    file = Path(path)
+    try:
+        doc = load_file(file)
+    except YamlError as exc:
+        raise ConfigError(exc.problems) from None
+    if doc.data is not None and not isinstance(doc.data, dict):
+        raise ConfigError([doc.problem((), "the config must be a YAML mapping")])
+    context = {"base_dir": str(file.resolve().parent)}
+    config, problems = validate_document(Config, doc, context=context, hint=_hint)
+    if problems or config is None:
+        raise ConfigError(problems)
+    return config

@@ -1,0 +1,180 @@
+"""Async client for Prometheus's instant-query HTTP API (`/api/v1/query`)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any, Self
+
+import aiohttp
+from yarl import URL
+
+from alerting.durations import format_duration
+from alerting.model import Sample
+
+# Prometheus gets this long past its own deadline to answer with a typed timeout error; the
+# client's deadline is only for a server or network that stopped answering altogether.
+_CLIENT_GRACE = 0.5
+_BODY_EXCERPT = 200
+
+
+class QueryError(Exception):
+    """A query that gave no usable result. The message is short and never holds credentials."""
+
+
+class PrometheusUnreachable(QueryError):
+    """No HTTP response: connection refused or reset, DNS failure, TLS failure."""
+
+
+class PrometheusHTTPError(QueryError):
+    """An HTTP response that is not Prometheus's API (e.g. a 502 from a proxy in between)."""
+
+    def __init__(self, status: int, body: str) -> None:
+        super().__init__(f"HTTP {status}: {body}" if body else f"HTTP {status}")
+        self.status = status
+        self.body = body
+
+
+class PrometheusAPIError(QueryError):
+    """Prometheus answered `{"status": "error", "errorType": ..., "error": ...}`."""
+
+    def __init__(self, error_type: str, error: str) -> None:
+        super().__init__(f"{error_type}: {error}")
+        self.error_type = error_type
+        self.error = error
+
+
+class BadData(PrometheusAPIError):
+    """The request was malformed; for a rule, almost always a PromQL syntax error."""
+
+
+class QueryTimeout(QueryError):
+    """The query ran out of time, on Prometheus's side or on ours."""
+
+
+class ResultTypeError(QueryError):
+    """The expression evaluated to a string or range vector, which a rule cannot use."""
+
+
+class PrometheusClient:
+    """Instant queries against one Prometheus, over one pooled session, with bounded concurrency."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = 60.0,
+        max_concurrency: int = 8,
+        basic_auth: tuple[str, str] | None = None,
+        bearer_token: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        ca_file: str | None = None,
+        insecure_skip_verify: bool = False,
+    ) -> None:
+        if basic_auth is not None and bearer_token is not None:
+            raise ValueError("at most one of basic_auth and bearer_token may be set")
+        base = URL(url)
+        if base.user is not None and basic_auth is None:
+            basic_auth = (base.user, base.password or "")
+        self.url = str(base.with_user(None))  # safe to print: credentials are kept apart
+        self.timeout = timeout
+        self._query_url = self.url.rstrip("/") + "/api/v1/query"
+        self._auth = aiohttp.BasicAuth(*basic_auth) if basic_auth else None
+        self._headers = dict(headers or {})
+        if bearer_token is not None:
+            self._headers["Authorization"] = f"Bearer {bearer_token}"
+        self._ssl = _ssl_context(ca_file, insecure_skip_verify)
+        self._semaphore = asyncio.Semaphore(max_concurrency)
+        self._session: aiohttp.ClientSession | None = None
+
+    # `timeout` is Prometheus's own query timeout, sent with the request; callers cannot get
+    # that from asyncio.timeout, which would only abandon the request on our side.
+    async def query(self, expr: str, at: float, timeout: float | None = None) -> list[Sample]:  # noqa: ASYNC109
+        """Evaluate `expr` at Unix time `at`; a scalar result is one sample without labels."""
+        timeout = self.timeout if timeout is None else timeout
+        form = {"query": expr, "time": f"{at:.3f}", "timeout": format_duration(timeout)}
+        async with self._semaphore:
+            data = await self._post(form, timeout + _CLIENT_GRACE)
+        return _samples(data)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        # Created on first use so that it belongs to the loop that runs the queries.
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                auth=self._auth,
+                headers=self._headers,
+                connector=aiohttp.TCPConnector(ssl=self._ssl),
+            )
+        return self._session
+
+    async def _post(self, form: Mapping[str, str], client_timeout: float) -> Any:
+        session = self._get_session()
+        try:
+            async with session.post(
+                self._query_url, data=form, timeout=aiohttp.ClientTimeout(total=client_timeout)
+            ) as response:
+                body = await response.read()
+                return _api_data(response.status, body)
+        except TimeoutError:
+            raise QueryTimeout(f"no answer from {self.url} within {client_timeout:g}s") from None
+        except aiohttp.ClientError as exc:
+            reason = str(exc) or type(exc).__name__  # names host and port, never credentials
+            raise PrometheusUnreachable(f"cannot reach {self.url}: {reason}") from None
+
+
+def _ssl_context(ca_file: str | None, insecure_skip_verify: bool) -> ssl.SSLContext | bool:
+    if ca_file is None and not insecure_skip_verify:
+        return True  # aiohttp's default verification against the system's CAs
+    context = ssl.create_default_context(cafile=ca_file)
+    if insecure_skip_verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def _api_data(status: int, body: bytes) -> Any:
+    """The `data` of a successful API answer; every other answer raises its typed error."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        document = None
+    if not isinstance(document, dict) or document.get("status") not in ("success", "error"):
+        excerpt = body[:_BODY_EXCERPT].decode("utf-8", "replace").strip()
+        raise PrometheusHTTPError(status, excerpt)
+    if document["status"] == "success":
+        return document["data"]
+    error_type, error = str(document.get("errorType", "")), str(document.get("error", ""))
+    if error_type == "timeout":
+        raise QueryTimeout(error)
+    if error_type == "bad_data":
+        raise BadData(error_type, error)
+    raise PrometheusAPIError(error_type, error)
+
+
+def _samples(data: Any) -> list[Sample]:
+    kind, result = data["resultType"], data["result"]
+    if kind == "vector":
+        return [Sample(dict(item["metric"]), float(item["value"][1])) for item in result]
+    if kind == "scalar":
+        return [Sample({}, float(result[1]))]
+    # Prometheus's rule manager rejects these with the same words.
+    raise ResultTypeError(f"rule result is not a vector or scalar (got {kind})")

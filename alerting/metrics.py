@@ -1,0 +1,48 @@
+"""The daemon's own metrics, in a registry per service so tests can run several side by side."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+@dataclass
+class Metrics:
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        r = self.registry
+        group = ["rule_group"]
+        self.evaluations = Counter(
+            "alerting_rule_evaluations", "Rule evaluations.", group, registry=r
+        )
+        self.evaluation_failures = Counter(
+            "alerting_rule_evaluation_failures", "Rule evaluations that failed.", group, registry=r
+        )
+        self.group_duration = Histogram(
+            "alerting_rule_group_duration_seconds",
+            "Time to evaluate a rule group, queries included.",
+            group,
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            registry=r,
+        )
+        self.iterations_missed = Counter(
+            "alerting_rule_group_iterations_missed",
+            "Group evaluations skipped because the previous one ran too long.",
+            group,
+            registry=r,
+        )
+        self.last_evaluation = Gauge(
+            "alerting_rule_group_last_evaluation_timestamp_seconds",
+            "When the group was last evaluated.",
+            group,
+            registry=r,
+        )
+        self.alerts = Gauge("alerting_alerts", "Rule alerts by state.", ["state"], registry=r)
+        self.store_write_failures = Counter(
+            "alerting_store_write_failures", "Store writes that failed.", registry=r
+        )
+        self.reloads = Counter(
+            "alerting_config_reloads", "Configuration reloads by result.", ["result"], registry=r
+        )

@@ -1,0 +1,63 @@
+"""The shapes alerts take as they flow: query samples, rule alerts, and Alertmanager-style alerts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from alerting.labels import fingerprint_hex
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One element of an instant-vector result; a scalar result is one sample with no labels."""
+
+    labels: dict[str, str]
+    value: float
+
+
+class AlertState(StrEnum):
+    """Prometheus's alert states; `inactive` alerts are the resolved ones still retained."""
+
+    INACTIVE = "inactive"
+    PENDING = "pending"
+    FIRING = "firing"
+
+
+@dataclass(slots=True)
+class RuleAlert:
+    """One active alert of an alerting rule, as Prometheus's rule manager keeps it."""
+
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    state: AlertState
+    value: float
+    active_at: float
+    fired_at: float | None = None
+    resolved_at: float | None = None
+    last_sent_at: float | None = None
+    valid_until: float | None = None
+    keep_firing_since: float | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint_hex(self.labels)
+
+
+@dataclass(slots=True)
+class Alert:
+    """An alert as Alertmanager sees it: what rule evaluation and pushes both hand to dispatch."""
+
+    labels: dict[str, str]
+    annotations: dict[str, str] = field(default_factory=dict)
+    starts_at: float = 0.0
+    ends_at: float = 0.0
+    generator_url: str = ""
+    updated_at: float = 0.0
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint_hex(self.labels)
+
+    def resolved_at(self, now: float) -> bool:
+        return 0.0 < self.ends_at <= now

@@ -1,0 +1,1 @@
+"""Prometheus rule files: loading, validation and evaluation of alerting rule groups."""

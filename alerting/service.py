@@ -1,0 +1,172 @@
+"""Wires config, datasource, rule evaluation, store and HTTP API; owns start, reload and stop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from alerting.api.app import create_app
+from alerting.clock import Clock, RealClock
+from alerting.config import Config, ConfigError, PrometheusDatasource, load_config, split_host_port
+from alerting.datasource import PrometheusClient
+from alerting.metrics import Metrics
+from alerting.rules.group import Environment
+from alerting.rules.loader import load_rule_files
+from alerting.rules.manager import AlertSink, RuleManager
+from alerting.rules.spec import GroupSpec
+from alerting.store import Store, open_store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Loaded:
+    config: Config
+    groups: list[GroupSpec]
+
+
+def load_everything(path: str | Path) -> Loaded:
+    """Config plus rule files, or ConfigError with every problem of both."""
+    config = load_config(path)
+    groups, problems = load_rule_files(config.rule_files, config.global_.evaluation_interval)
+    if problems:
+        raise ConfigError(problems)
+    return Loaded(config, groups)
+
+
+def datasource_from(cfg: PrometheusDatasource) -> PrometheusClient:
+    basic = None
+    if cfg.basic_auth:
+        password = _secret(cfg.basic_auth.password, cfg.basic_auth.password_file)
+        basic = (cfg.basic_auth.username, password)
+    token = _secret(cfg.bearer_token, cfg.bearer_token_file) or None
+    if cfg.authorization:
+        token = _secret(cfg.authorization.credentials, cfg.authorization.credentials_file) or None
+    return PrometheusClient(
+        cfg.url,
+        timeout=cfg.timeout,
+        max_concurrency=cfg.max_concurrent_queries,
+        basic_auth=basic,
+        bearer_token=token,
+        headers=cfg.headers,
+        ca_file=cfg.tls_config.ca_file or None,
+        insecure_skip_verify=cfg.tls_config.insecure_skip_verify,
+    )
+
+
+def _secret(value: object | None, file: str) -> str:
+    if file:
+        return Path(file).read_text(encoding="utf-8").strip()
+    return value.get_secret_value() if value is not None else ""  # type: ignore[attr-defined]
+
+
+class Service:
+    def __init__(
+        self, config_path: str | Path, clock: Clock | None = None, sink: AlertSink | None = None
+    ) -> None:
+        self.config_path = Path(config_path)
+        self.clock = clock or RealClock()
+        self.metrics = Metrics()
+        self.loaded = load_everything(self.config_path)
+        self.store: Store = open_store(self.loaded.config.storage.path)
+        self.manager = RuleManager(self.clock, self.store, sink)
+        self.datasource = datasource_from(self.loaded.config.datasource.prometheus)
+        self.started_at = time.time()
+        self._ready = False
+        self._runner: web.AppRunner | None = None
+        self._reload_lock = asyncio.Lock()
+        for state in ("pending", "firing", "inactive"):
+            gauge = self.metrics.alerts.labels(state)
+            gauge.set_function(lambda s=state: self.manager.count_by_state()[s])
+
+    @property
+    def listen(self) -> tuple[str, int]:
+        return split_host_port(self.loaded.config.server.listen)
+
+    async def start(self) -> None:
+        await self.store.open()
+        state = await self.store.load_rule_state()
+        config = self.loaded.config
+        await self.manager.start(
+            self.loaded.groups, self._environment(), state, config.global_.outage_tolerance
+        )
+        await self._serve()
+        self._ready = True
+        log.info(
+            "started",
+            extra={"groups": len(self.loaded.groups), "listen": config.server.listen},
+        )
+
+    async def reload(self) -> list[str]:
+        """Re-read config and rules; on any problem keep the running config and report them."""
+        async with self._reload_lock:
+            try:
+                loaded = await asyncio.to_thread(load_everything, self.config_path)
+                datasource = datasource_from(loaded.config.datasource.prometheus)
+            except (ConfigError, OSError) as exc:  # OSError: an unreadable credentials file
+                problems = (
+                    [str(p) for p in exc.problems] if isinstance(exc, ConfigError) else [str(exc)]
+                )
+                log.error("reload rejected", extra={"problems": problems})
+                self.metrics.reloads.labels("failure").inc()
+                return problems
+            self._warn_restart_only(loaded.config)
+            old_datasource, self.datasource = self.datasource, datasource
+            self.loaded = loaded
+            await self.manager.reload(loaded.groups, self._environment())
+            await old_datasource.close()
+            self.metrics.reloads.labels("success").inc()
+            log.info("reloaded", extra={"groups": len(loaded.groups)})
+            return []
+
+    async def stop(self) -> None:
+        self._ready = False
+        await self.manager.stop()
+        await self.store.close()
+        await self.datasource.close()
+        if self._runner:
+            await self._runner.cleanup()
+        log.info("stopped")
+
+    async def run_until_signalled(self) -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        loop.add_signal_handler(signal.SIGINT, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
+        await self.start()
+        await stop.wait()
+        await self.stop()
+
+    def _environment(self) -> Environment:
+        config = self.loaded.config
+        prometheus = config.datasource.prometheus
+        return Environment(
+            query=self.datasource.query,
+            external_labels=dict(config.global_.external_labels),
+            external_url=prometheus.external_url or prometheus.url,
+            resend_delay=config.global_.resend_delay,
+            metrics=self.metrics,
+        )
+
+    async def _serve(self) -> None:
+        app = create_app(self.manager, self.metrics, self.reload, lambda: self._ready)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        host, port = self.listen
+        await web.TCPSite(self._runner, host or None, port).start()
+
+    def _warn_restart_only(self, new: Config) -> None:
+        old = self.loaded.config
+        for name, before, after in [
+            ("storage.path", old.storage.path, new.storage.path),
+            ("server.listen", old.server.listen, new.server.listen),
+        ]:
+            if before != after:
+                log.warning("%s changed; it takes effect at the next restart", name)

@@ -1,0 +1,72 @@
+"""Persistence of rule-evaluation state, so a restart resumes pending, firing and resolved alerts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from alerting.model import RuleAlert
+
+_POSTGRES_SCHEMES = ("postgres://", "postgresql://")
+
+
+class StoreError(Exception):
+    """The store cannot be used as asked (for example, its schema is newer than this code)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AlertKey:
+    """Identity of a rule alert in the store."""
+
+    group: str  # "<rule file path>;<group name>", as Prometheus's GroupKey
+    rule: str  # rule identity within the group, opaque to the store
+    fingerprint: str  # 16 hex digits, alerting.labels.fingerprint_hex(labels)
+
+
+@dataclass(slots=True)
+class GroupWrite:
+    """Everything one evaluation of one group changed.
+
+    Deletes apply before upserts, so a key in both ends up holding the upserted alert.
+    """
+
+    group: str
+    evaluated_at: float
+    upserts: list[tuple[str, RuleAlert]] = field(default_factory=list)
+    deletes: list[AlertKey] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class RuleState:
+    """What a restart gets back."""
+
+    alerts: dict[str, dict[str, list[RuleAlert]]]  # group -> rule identity -> alerts
+    last_evaluated: dict[str, float]  # group -> last evaluated_at written
+
+
+class Store(Protocol):
+    async def open(self) -> None: ...
+
+    async def close(self) -> None:
+        """Flush pending writes, then release the database."""
+        ...
+
+    async def load_rule_state(self) -> RuleState: ...
+
+    async def write(self, change: GroupWrite) -> None:
+        """Return once `change` is durably committed; raise if it could not be."""
+        ...
+
+    async def forget_groups(self, keep: set[str]) -> None:
+        """Drop the state of every group not in `keep` (groups no longer configured)."""
+        ...
+
+
+def open_store(location: str) -> Store:
+    """The store for a `storage.path` setting: a SQLite file path, or a PostgreSQL DSN."""
+    if location.startswith(_POSTGRES_SCHEMES):
+        raise NotImplementedError("PostgreSQL storage arrives with HA support")
+    # Imported here so that a PostgreSQL deployment never loads the SQLite driver.
+    from alerting.store.sqlite import SqliteStore
+
+    return SqliteStore(location)

@@ -1,0 +1,101 @@
+"""The SQLite schema as an ordered list of migrations, and bringing a database up to date.
+
+The schema version is `PRAGMA user_version`: the number of migrations applied. Adding a table means
+appending one `Migration`; never edit one that has shipped, since databases already ran it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aiosqlite
+
+from alerting.store import StoreError
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    description: str
+    statements: tuple[str, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        "rule alerts and per-group evaluation times",
+        (
+            """
+            CREATE TABLE rule_group (
+                name TEXT PRIMARY KEY,
+                last_evaluated REAL NOT NULL
+            )
+            """,
+            # A rowid table rather than WITHOUT ROWID: rows carry annotation text of any length.
+            """
+            CREATE TABLE rule_alert (
+                group_name TEXT NOT NULL REFERENCES rule_group (name) ON DELETE CASCADE,
+                rule TEXT NOT NULL,
+                fingerprint TEXT NOT NULL,
+                labels TEXT NOT NULL,
+                annotations TEXT NOT NULL,
+                state TEXT NOT NULL CHECK (state IN ('inactive', 'pending', 'firing')),
+                value REAL,  -- NULL stands for NaN: SQLite turns a bound NaN into NULL
+                active_at REAL NOT NULL,
+                fired_at REAL,
+                resolved_at REAL,
+                last_sent_at REAL,
+                valid_until REAL,
+                keep_firing_since REAL,
+                PRIMARY KEY (group_name, rule, fingerprint)
+            )
+            """,
+        ),
+    ),
+)
+
+LATEST_VERSION = len(MIGRATIONS)
+
+
+async def migrate(conn: aiosqlite.Connection, location: str) -> None:
+    """Apply every migration the database lacks, each in its own transaction.
+
+    `conn` must be in autocommit mode (isolation_level=None) so that BEGIN here is the real one.
+    """
+    while await _apply_next(conn, location):
+        pass
+
+
+async def _apply_next(conn: aiosqlite.Connection, location: str) -> bool:
+    # IMMEDIATE takes the write lock before reading the version, so two processes opening the same
+    # new database cannot both apply the same step.
+    await conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = await schema_version(conn)
+        _check_known(version, location)
+        if version == LATEST_VERSION:
+            await conn.rollback()
+            return False
+        for statement in MIGRATIONS[version].statements:
+            await conn.execute(statement)
+        # PRAGMA cannot take a bound parameter; the value is our own integer.
+        await conn.execute(f"PRAGMA user_version = {version + 1}")
+        await conn.commit()
+        return True
+    except BaseException:
+        await conn.rollback()
+        raise
+
+
+async def schema_version(conn: aiosqlite.Connection) -> int:
+    async with conn.execute("PRAGMA user_version") as cursor:
+        row = await cursor.fetchone()
+    assert row is not None  # PRAGMA user_version always answers
+    return int(row[0])
+
+
+def _check_known(version: int, location: str) -> None:
+    if version > LATEST_VERSION:
+        raise StoreError(
+            f"{location}: database schema version {version} is newer than this alerting "
+            f"understands (up to {LATEST_VERSION}); it was written by a newer release. "
+            "Run that release, or restore a backup taken before the upgrade."
+        )
