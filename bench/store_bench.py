@@ -136,11 +136,24 @@ async def run(directory: Path, groups: int, synchronous: Literal["NORMAL", "FULL
     print(f"{'database size after close':<58} {size / 1e6:9.1f} MB ({size / loaded:.0f} B/alert)")
 
 
+def fingerprint_all(groups: int) -> None:
+    # The evaluator fingerprints every alert it holds, so the store finds them in labels.py's
+    # cache; time that once, apart from the store's own work.
+    writes = [full_group(g) for g in range(groups)]
+    start = time.perf_counter()
+    for change in writes:
+        for _, a in change.upserts:
+            _ = a.fingerprint
+    elapsed = time.perf_counter() - start
+    print(f"{'(not the store) fingerprint all alerts, cold cache':<58} {elapsed * 1000:9.1f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--groups", type=int, default=100, help="1,000 alerts each")
     parser.add_argument("--dir", type=Path, help="where to put the database (default: a temp dir)")
     args = parser.parse_args()
+    fingerprint_all(args.groups)
     with tempfile.TemporaryDirectory(dir=args.dir) as directory:
         for synchronous in ("NORMAL", "FULL"):
             asyncio.run(run(Path(directory), args.groups, synchronous))

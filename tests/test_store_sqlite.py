@@ -139,6 +139,15 @@ async def test_upsert_replaces_then_delete_removes(store: SqliteStore) -> None:
     assert state.last_evaluated == {GROUP: 3.0}
 
 
+async def test_a_key_both_deleted_and_upserted_ends_up_upserted(store: SqliteStore) -> None:
+    old, new = alert(value=1.0), alert(value=2.0)
+    await store.write(upsert(old))
+
+    await store.write(GroupWrite(GROUP, 2.0, [("r", new)], [key(old)]))
+
+    assert stored(await store.load_rule_state()) == [comparable(new)]
+
+
 async def test_an_evaluation_without_changes_still_records_its_time(store: SqliteStore) -> None:
     await store.write(GroupWrite(GROUP, 42.0, [], []))
 

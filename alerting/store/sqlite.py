@@ -10,11 +10,12 @@ at the price of one fsync per commit; group commit makes that one fsync per batc
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import math
 import sqlite3
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -102,6 +103,8 @@ class _Batch:
 
 
 class SqliteStore:
+    """The `Store` on a SQLite file (or ":memory:"); `synchronous` is SQLite's pragma of that name."""
+
     def __init__(self, location: str, *, synchronous: Literal["NORMAL", "FULL"] = "NORMAL") -> None:
         self._location = location
         self._synchronous = synchronous
@@ -140,9 +143,10 @@ class SqliteStore:
             alert_rows = await conn.execute_fetchall(_SELECT_ALERTS)
             group_rows = await conn.execute_fetchall(_SELECT_GROUPS)
         alerts: dict[str, dict[str, list[RuleAlert]]] = {}
-        for row in alert_rows:
-            group, rule, alert = _decode(row)
-            alerts.setdefault(group, {}).setdefault(rule, []).append(alert)
+        with _cyclic_gc_paused():
+            for row in alert_rows:
+                group, rule, alert = _decode(row)
+                alerts.setdefault(group, {}).setdefault(rule, []).append(alert)
         return RuleState(alerts=alerts, last_evaluated=dict(group_rows))
 
     async def write(self, change: GroupWrite) -> None:
@@ -259,6 +263,19 @@ class SqliteStore:
 async def _delete_groups_except(conn: aiosqlite.Connection, keep: frozenset[str]) -> None:
     names = await conn.execute_fetchall("SELECT name FROM rule_group")
     await conn.executemany(_DELETE_GROUP, [(n,) for (n,) in names if n not in keep])
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    # Every object a load builds is kept, so collections during it only rescan them: a third
+    # of the load time at 100,000 alerts. Safe to pause: nothing awaits inside.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _settle(done: asyncio.Future[None], error: BaseException | None) -> None:
