@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
@@ -25,6 +26,8 @@ class RuleManager:
         self._sink = sink
         self.groups: dict[str, RuleGroup] = {}
         self._runners: dict[str, GroupRunner] = {}
+        self._handled: dict[str, float] = {}
+        self._handled_changed = asyncio.Condition()
 
     async def start(
         self, specs: Iterable[GroupSpec], env: Environment, restored: RuleState, tolerance: float
@@ -65,6 +68,14 @@ class RuleManager:
         await self._store.write(outcome.write)
         if self._sink and outcome.alerts:
             await self._sink(outcome.alerts)
+        async with self._handled_changed:
+            self._handled[outcome.write.group] = outcome.write.evaluated_at
+            self._handled_changed.notify_all()
+
+    async def wait_for_evaluation(self, group: str, ts: float) -> None:
+        """Return once `group` has been evaluated, stored and handed on at `ts` or later."""
+        async with self._handled_changed:
+            await self._handled_changed.wait_for(lambda: self._handled.get(group, -1.0) >= ts)
 
     def _start_all(self) -> None:
         for key, group in self.groups.items():

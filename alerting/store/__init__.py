@@ -31,7 +31,7 @@ class GroupWrite:
     """
 
     group: str
-    evaluated_at: float
+    evaluated_at: float  # last_evaluated only ever moves forward
     upserts: list[tuple[str, RuleAlert]] = field(default_factory=list)
     deletes: list[AlertKey] = field(default_factory=list)
 

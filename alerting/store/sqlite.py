@@ -45,7 +45,8 @@ _DELETE_ALERT = "DELETE FROM rule_alert WHERE group_name = ? AND rule = ? AND fi
 _SELECT_ALERTS = f"SELECT {_ALERT_COLUMNS} FROM rule_alert"
 _UPSERT_GROUP = """
     INSERT INTO rule_group (name, last_evaluated) VALUES (?, ?)
-    ON CONFLICT (name) DO UPDATE SET last_evaluated = excluded.last_evaluated
+    ON CONFLICT (name) DO UPDATE SET
+        last_evaluated = MAX(last_evaluated, excluded.last_evaluated)
 """
 # Deleting a group cascades to its alerts (foreign keys are on for every connection).
 _DELETE_GROUP = "DELETE FROM rule_group WHERE name = ?"
@@ -89,7 +90,9 @@ class _Batch:
         for rule, alert in change.upserts:
             key = (change.group, rule, alert.fingerprint)
             rows[key] = _encode(key, alert)
-        self.evaluated[change.group] = change.evaluated_at
+        # Never moves back: outage detection trusts the newest evaluation that was stored.
+        previous = self.evaluated.get(change.group, change.evaluated_at)
+        self.evaluated[change.group] = max(previous, change.evaluated_at)
         for gone in change.deletes:
             self.alerts[(gone.group, gone.rule, gone.fingerprint)] = None
         self.alerts.update(rows)

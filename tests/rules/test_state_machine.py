@@ -197,7 +197,7 @@ async def test_annotations_render_every_evaluation(tmp_path) -> None:
 
 async def test_template_error_still_fires(tmp_path) -> None:
     text = RULE.format(for_="0s", keep="0s").replace(
-        "{{ $labels.instance }}", '{{ index $labels "a" "b" }}'
+        "{{ $labels.instance }}", "{{ $labels.instance.nope }}"
     )
     series = Series({"up == 0": [sample(0, instance="a")]})
     group = group_from(tmp_path, text, series)
