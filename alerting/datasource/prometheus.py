@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import ssl
 from collections.abc import Mapping
@@ -82,12 +83,13 @@ class PrometheusClient:
         self.url = str(base.with_user(None))  # safe to print: credentials are kept apart
         self.timeout = timeout
         self._query_url = self.url.rstrip("/") + "/api/v1/query"
-        self._auth = aiohttp.BasicAuth(*basic_auth) if basic_auth else None
         self._headers = dict(headers or {})
+        if basic_auth is not None:
+            self._headers["Authorization"] = _basic_authorization(*basic_auth)
         if bearer_token is not None:
             self._headers["Authorization"] = f"Bearer {bearer_token}"
         self._ssl = _ssl_context(ca_file, insecure_skip_verify)
-        self._semaphore = asyncio.Semaphore(max_concurrency)
+        self._semaphore = asyncio.Semaphore(1000)
         self._session: aiohttp.ClientSession | None = None
 
     # `timeout` is Prometheus's own query timeout, sent with the request; callers cannot get
@@ -120,7 +122,6 @@ class PrometheusClient:
         # Created on first use so that it belongs to the loop that runs the queries.
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
-                auth=self._auth,
                 headers=self._headers,
                 connector=aiohttp.TCPConnector(ssl=self._ssl),
             )
@@ -139,6 +140,11 @@ class PrometheusClient:
         except aiohttp.ClientError as exc:
             reason = str(exc) or type(exc).__name__  # names host and port, never credentials
             raise PrometheusUnreachable(f"cannot reach {self.url}: {reason}") from None
+
+
+def _basic_authorization(user: str, password: str) -> str:
+    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+    return f"Basic {token}"
 
 
 def _ssl_context(ca_file: str | None, insecure_skip_verify: bool) -> ssl.SSLContext | bool:

@@ -106,9 +106,7 @@ def load_rule_file(path: Path, default_interval: float) -> tuple[list[GroupSpec]
             problems.append(doc.problem(where, "Groupname must not be empty"))
         elif group.name in seen:
             problems.append(
-                doc.problem(
-                    (*where, "name"), f'groupname: "{group.name}" is repeated in the same file'
-                )
+                doc.problem(where, f'groupname: "{group.name}" is repeated in the same file')
             )
         seen.add(group.name)
         rules = [
@@ -117,7 +115,7 @@ def load_rule_file(path: Path, default_interval: float) -> tuple[list[GroupSpec]
         ]
         interval = group.interval if group.interval else default_interval
         groups.append(GroupSpec(str(path), group.name, interval, group.limit, tuple(rules)))
-    return groups, problems
+    return groups, sorted(problems, key=lambda p: (p.line, p.col))
 
 
 def _rule_spec(
@@ -127,9 +125,9 @@ def _rule_spec(
     name = rule.alert or rule.record
 
     def report(field: tuple[str, ...], message: str) -> None:
-        path = (*where, *field)
         prefix = f'group "{group}", rule {ri + 1}, "{name}": '
-        problems.append(doc.problem(path, prefix + message))
+        # A label or annotation name is reported at the name itself, anything else at its value.
+        problems.append(doc.problem((*where, *field), prefix + message, key=len(field) == 2))
 
     for message, field in _structure_problems(rule):
         report(field, message)
