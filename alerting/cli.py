@@ -14,6 +14,7 @@ from alerting.durations import parse_duration
 from alerting.replay import Line, Progress, count_evaluations, parse_time, replay
 from alerting.rules.group import Environment
 from alerting.service import Loaded, Service, datasource_from, load_everything
+from alerting.store import StoreError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,7 +57,11 @@ def _run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         _print_problems(exc)
         return 1
-    asyncio.run(service.run_until_signalled())
+    try:
+        asyncio.run(service.run_until_signalled())
+    except (OSError, StoreError) as exc:  # a port in use, an unwritable or foreign database
+        print(f"alerting run: cannot start: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

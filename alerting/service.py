@@ -90,18 +90,20 @@ class Service:
         return split_host_port(self.loaded.config.server.listen)
 
     async def start(self) -> None:
-        await self.store.open()
-        state = await self.store.load_rule_state()
-        config = self.loaded.config
-        await self.manager.start(
-            self.loaded.groups, self._environment(), state, config.global_.outage_tolerance
-        )
-        await self._serve()
+        """Open the store, bind the API (failing fast on a taken port), then start evaluating."""
+        try:
+            await self.store.open()
+            state = await self.store.load_rule_state()
+            await self._serve()
+            config = self.loaded.config
+            await self.manager.start(
+                self.loaded.groups, self._environment(), state, config.global_.outage_tolerance
+            )
+        except BaseException:
+            await self.stop()
+            raise
         self._ready = True
-        log.info(
-            "started",
-            extra={"groups": len(self.loaded.groups), "listen": config.server.listen},
-        )
+        log.info("started", extra={"groups": len(self.loaded.groups), "listen": config.server.listen})
 
     async def reload(self) -> list[str]:
         """Re-read config and rules; on any problem keep the running config and report them."""

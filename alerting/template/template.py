@@ -1,0 +1,109 @@
+"""A set of named templates parsed once and executed many times (Go's *template.Template)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from alerting.template.builtins import BUILTINS
+from alerting.template.errors import TemplateError
+from alerting.template.exec import CompiledTree, Limits, compile_tree, execute_tree
+from alerting.template.gofmt import quote
+from alerting.template.gotypes import GoFunc
+from alerting.template.nodes import Tree, is_empty_tree
+from alerting.template.parser import parse_trees
+
+
+class Template:
+    """The template named `name` plus every template its text (and added texts) define."""
+
+    def __init__(
+        self,
+        name: str,
+        funcs: Mapping[str, GoFunc] | None = None,
+        limits: Limits | None = None,
+    ) -> None:
+        self.name = name
+        self.funcs: dict[str, GoFunc] = {**BUILTINS, **(funcs or {})}
+        self.check_funcs = funcs is not None
+        self.limits = limits or Limits()
+        self._trees: dict[str, Tree] = {}
+        self._compiled: dict[str, CompiledTree] = {}
+        self._lookup = _LazyTrees(self)
+
+    def add(self, text: str, name: str) -> None:
+        """Parses `text` as template `name` into this set; its defines join (and replace) ours."""
+        names = self.funcs.keys() if self.check_funcs else None
+        for tree_name, tree in parse_trees(text, name, names).items():
+            existing = self._trees.get(tree_name)
+            if existing is not None and is_empty_tree(tree.root):
+                continue  # Go keeps an existing template rather than an empty redefinition.
+            self._trees[tree_name] = tree
+            self._compiled.pop(tree_name, None)
+
+    def clone(self) -> Template:
+        copy = Template(self.name, limits=self.limits)
+        copy.funcs, copy.check_funcs = dict(self.funcs), self.check_funcs
+        copy._trees = dict(self._trees)
+        copy._compiled = dict(self._compiled)
+        copy._lookup = _LazyTrees(copy)
+        return copy
+
+    def names(self) -> list[str]:
+        return sorted(self._trees)
+
+    def has(self, name: str) -> bool:
+        return name in self._trees
+
+    def execute(self, data: object, funcs: Mapping[str, GoFunc] | None = None) -> str:
+        """Runs this set's main template over `data`; raises TemplateError."""
+        return self.execute_template(self.name, data, funcs)
+
+    def execute_template(
+        self, name: str, data: object, funcs: Mapping[str, GoFunc] | None = None
+    ) -> str:
+        compiled = self._compile(name)
+        all_funcs = self.funcs if not funcs else {**self.funcs, **funcs}
+        return execute_tree(compiled, data, all_funcs, self._lookup, self.limits)
+
+    def _compile(self, name: str) -> CompiledTree:
+        compiled = self._compiled.get(name)
+        if compiled is None:
+            tree = self._trees.get(name)
+            if tree is None:
+                message = f"no template {quote(name)} associated with template {quote(self.name)}"
+                raise TemplateError(name, 0, 0, message, f"template: {message}")
+            compiled = self._compiled[name] = compile_tree(tree)
+        return compiled
+
+
+class _LazyTrees(Mapping[str, CompiledTree]):
+    """The set's templates, compiled on first use by a {{template}} call."""
+
+    def __init__(self, owner: Template) -> None:
+        self._owner = owner
+
+    def __getitem__(self, name: str) -> CompiledTree:
+        if not self._owner.has(name):
+            raise KeyError(name)
+        return self._owner._compile(name)
+
+    def get(self, name: str, default: object = None) -> CompiledTree | None:  # type: ignore[override]
+        return self[name] if self._owner.has(name) else default  # type: ignore[return-value]
+
+    def __iter__(self):  # noqa: ANN204
+        return iter(self._owner.names())
+
+    def __len__(self) -> int:
+        return len(self._owner.names())
+
+
+def parse(
+    text: str,
+    name: str = "",
+    funcs: Mapping[str, GoFunc] | None = None,
+    limits: Limits | None = None,
+) -> Template:
+    """Parses `text` as template `name`. With `funcs`, calls to unknown functions fail here."""
+    template = Template(name, funcs, limits)
+    template.add(text, name)
+    return template
