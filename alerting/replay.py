@@ -65,12 +65,12 @@ def schedule(
     specs: list[GroupSpec], start: float, end: float, step: float | None
 ) -> Iterator[tuple[float, int]]:
     """(ts, group index) for every evaluation, in time order, groups in file order at a tie."""
-    streams = []
-    for index, spec in enumerate(specs):
-        interval = step or spec.interval
-        count = int((end - start) // interval) + 1 if end >= start else 0
-        streams.append((start + i * interval, index) for i in range(count))
-    return heapq.merge(*streams)
+    return heapq.merge(*(_times(start, end, step or s.interval, i) for i, s in enumerate(specs)))
+
+
+def _times(start: float, end: float, interval: float, index: int) -> Iterator[tuple[float, int]]:
+    count = int((end - start) // interval) + 1 if end >= start else 0
+    return ((start + i * interval, index) for i in range(count))
 
 
 OnError = Callable[[float, str, str, str], None]

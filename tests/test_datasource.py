@@ -1,7 +1,7 @@
 """The Prometheus client against a real, backfilled Prometheus, and its HTTP side on loopback.
 
 Result semantics come from the real server. The loopback aiohttp servers only stand in where the
-subject is our HTTP client (headers, path prefix, timeouts, non-API answers, concurrency).
+subject is our HTTP client (headers, path prefix, TLS, timeouts, non-API answers, concurrency).
 """
 
 from __future__ import annotations
@@ -9,7 +9,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import math
-from collections.abc import AsyncIterator, Callable, Iterator
+import shutil
+import ssl
+import subprocess
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -23,6 +26,7 @@ from alerting.datasource import (
     PrometheusClient,
     PrometheusHTTPError,
     PrometheusUnreachable,
+    QueryError,
     QueryTimeout,
     ResultTypeError,
 )
@@ -38,6 +42,7 @@ SERIES = {
     'up{job="db", instance="c:5432"}': "1x3",
     'temperature{room="lab"}': "NaN Inf -Inf 21.5",
     'build_info{text="say \\"hi\\" C:\\\\tmp\\nnext ü 🔥"}': "1x3",
+    "jobs_done_total": "0+1x300",  # five hours: promtool cuts it into 2h blocks
 }
 EMPTY_VECTOR = {"status": "success", "data": {"resultType": "vector", "result": []}}
 
@@ -47,10 +52,8 @@ def at(step: int) -> float:
 
 
 @pytest.fixture(scope="module")
-def prometheus(
-    module_prometheus_peer: Callable[..., PrometheusServer],
-) -> Iterator[PrometheusServer]:
-    yield module_prometheus_peer(to_openmetrics(SERIES, BASE_TIME, STEP))
+def prometheus(module_prometheus_peer: Callable[..., PrometheusServer]) -> PrometheusServer:
+    return module_prometheus_peer(to_openmetrics(SERIES, BASE_TIME, STEP))
 
 
 @pytest.fixture
@@ -60,17 +63,17 @@ async def client(prometheus: PrometheusServer) -> AsyncIterator[PrometheusClient
 
 
 @asynccontextmanager
-async def serve(*routes: web.RouteDef) -> AsyncIterator[str]:
+async def serve(*routes: web.RouteDef, tls: ssl.SSLContext | None = None) -> AsyncIterator[str]:
     """An aiohttp app on a loopback port of its own; yields its base URL."""
     app = web.Application()
     app.add_routes(routes)
     runner = web.AppRunner(app)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=tls)
     await site.start()
     host, port = runner.addresses[0][:2]
     try:
-        yield f"http://{host}:{port}"
+        yield f"{'https' if tls else 'http'}://{host}:{port}"
     finally:
         await runner.cleanup()
 
@@ -113,6 +116,15 @@ async def test_label_values_keep_quotes_backslashes_newlines_and_unicode(
 ) -> None:
     [sample] = await client.query("build_info", at(0))
     assert sample.labels["text"] == 'say "hi" C:\\tmp\nnext ü 🔥'
+
+
+async def test_history_spanning_several_blocks(client: PrometheusClient) -> None:
+    assert await client.query("jobs_done_total", at(300)) == [
+        Sample({"__name__": "jobs_done_total"}, 300.0)
+    ]
+    assert await client.query("count_over_time(jobs_done_total[6h])", at(300)) == [
+        Sample({}, 301.0)
+    ]
 
 
 async def test_syntax_error_is_bad_data(client: PrometheusClient) -> None:
@@ -175,17 +187,30 @@ async def test_non_api_answer_is_an_http_error() -> None:
     async def bad_gateway(request: web.Request) -> web.Response:
         return web.Response(status=502, text="<html>Bad Gateway</html>" + "x" * 5000)
 
-    async with serve(web.post("/api/v1/query", bad_gateway)) as url:
-        async with PrometheusClient(url) as client:
-            with pytest.raises(PrometheusHTTPError) as caught:
-                await client.query("up", at(0))
+    route = web.post("/api/v1/query", bad_gateway)
+    async with serve(route) as url, PrometheusClient(url) as client:
+        with pytest.raises(PrometheusHTTPError) as caught:
+            await client.query("up", at(0))
     assert caught.value.status == 502
     assert caught.value.body.startswith("<html>Bad Gateway</html>")
     assert len(caught.value.body) <= 200
 
 
+async def test_garbled_success_is_a_query_error() -> None:
+    async def garbled(request: web.Request) -> web.Response:
+        vector = {"resultType": "vector", "result": [{"metric": {}, "value": [0, "one"]}]}
+        return web.json_response({"status": "success", "data": vector})
+
+    route = web.post("/api/v1/query", garbled)
+    async with serve(route) as url, PrometheusClient(url) as client:
+        with pytest.raises(QueryError, match="malformed"):
+            await client.query("up", at(0))
+
+
 @asynccontextmanager
-async def recording(path: str = "/api/v1/query") -> AsyncIterator[tuple[str, list[Any]]]:
+async def recording(
+    path: str = "/api/v1/query", tls: ssl.SSLContext | None = None
+) -> AsyncIterator[tuple[str, list[Any]]]:
     """A server that records each request's headers and form, and answers an empty vector."""
     seen: list[Any] = []
 
@@ -193,46 +218,48 @@ async def recording(path: str = "/api/v1/query") -> AsyncIterator[tuple[str, lis
         seen.append((request.headers, dict(await request.post())))
         return web.json_response(EMPTY_VECTOR)
 
-    async with serve(web.post(path, record)) as url:
+    async with serve(web.post(path, record), tls=tls) as url:
         yield url, seen
 
 
 async def test_form_fields_and_path_prefix() -> None:
-    async with recording("/prom/api/v1/query") as (url, seen):
-        async with PrometheusClient(url + "/prom/", timeout=30) as client:
-            assert await client.query("sum(rate(x[5m])) > 0 and on() vector(1)", 1.5e9 + 0.25) == []
+    expr = "sum(rate(x[5m])) > 0 and on() vector(1)"
+    async with (
+        recording("/prom/api/v1/query") as (url, seen),
+        PrometheusClient(url + "/prom/", timeout=30) as client,
+    ):
+        assert await client.query(expr, 1.5e9 + 0.25) == []
     [(headers, form)] = seen
     assert headers["Content-Type"] == "application/x-www-form-urlencoded"
-    assert form == {
-        "query": "sum(rate(x[5m])) > 0 and on() vector(1)",
-        "time": "1500000000.250",
-        "timeout": "30s",
-    }
+    assert form == {"query": expr, "time": "1500000000.250", "timeout": "30s"}
 
 
 async def test_basic_auth_header() -> None:
-    async with recording() as (url, seen):
-        async with PrometheusClient(url, basic_auth=("alice", "pa:ss")) as client:
-            await client.query("up", at(0))
+    async with (
+        recording() as (url, seen),
+        PrometheusClient(url, basic_auth=("alice", "pa:ss")) as client,
+    ):
+        await client.query("up", at(0))
     [(headers, _)] = seen
     assert headers["Authorization"] == "Basic " + base64.b64encode(b"alice:pa:ss").decode()
 
 
 async def test_basic_auth_from_the_url() -> None:
     async with recording() as (url, seen):
-        with_user = url.replace("http://", "http://bob:hunter2@")
-        async with PrometheusClient(with_user) as client:
+        async with PrometheusClient(url.replace("http://", "http://bob:hunter2@")) as client:
             await client.query("up", at(0))
-            assert "hunter2" not in client.url
+        assert "hunter2" not in client.url
     [(headers, _)] = seen
     assert headers["Authorization"] == "Basic " + base64.b64encode(b"bob:hunter2").decode()
 
 
 async def test_bearer_token_and_extra_headers() -> None:
-    async with recording() as (url, seen):
-        extra = {"X-Scope-OrgID": "team-a"}
-        async with PrometheusClient(url, bearer_token="t0ken", headers=extra) as client:
-            await client.query("up", at(0))
+    extra = {"X-Scope-OrgID": "team-a"}
+    async with (
+        recording() as (url, seen),
+        PrometheusClient(url, bearer_token="t0ken", headers=extra) as client,
+    ):
+        await client.query("up", at(0))
     [(headers, _)] = seen
     assert headers["Authorization"] == "Bearer t0ken"
     assert headers["X-Scope-OrgID"] == "team-a"
@@ -261,17 +288,56 @@ async def test_concurrency_is_bounded() -> None:
     async def probe(request: web.Request) -> web.Response:
         return web.Response(text="ok")
 
-    async with serve(web.post("/api/v1/query", hold), web.get("/probe", probe)) as url:
-        async with PrometheusClient(url, max_concurrency=limit) as client:
-            queries = [asyncio.create_task(client.query("up", at(0))) for _ in range(total)]
+    routes = web.post("/api/v1/query", hold), web.get("/probe", probe)
+    async with serve(*routes) as url, PrometheusClient(url, max_concurrency=limit) as client:
+        queries = [asyncio.create_task(client.query("up", at(0))) for _ in range(total)]
+        try:
             async with asyncio.timeout(10):
                 await full.wait()
                 # A round trip begun only now, on a connection of its own: a query sent past
                 # the bound would have arrived by the time it returns.
                 async with aiohttp.ClientSession() as session, session.get(url + "/probe") as r:
                     await r.read()
-                assert in_flight == limit
-                release.set()
-                results = await asyncio.gather(*queries)
-    assert peak == limit
+                held = in_flight
+        finally:
+            release.set()
+        results = await asyncio.gather(*queries)
+    assert held == peak == limit
     assert results == [[]] * total
+
+
+NEW_CERTIFICATE = (
+    "req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1"
+    " -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1"
+)
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, ssl.SSLContext]:
+    """A self-signed certificate for 127.0.0.1: its PEM path, and a server context using it."""
+    if shutil.which("openssl") is None:
+        pytest.skip("not installed: openssl")
+    directory = tmp_path_factory.mktemp("tls")
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    command = ["openssl", *NEW_CERTIFICATE.split(), "-keyout", str(key), "-out", str(cert)]
+    subprocess.run(command, check=True, capture_output=True)
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(cert, key)
+    return str(cert), server
+
+
+@pytest.mark.parametrize("trust", ["unknown-ca", "ca-file", "insecure-skip-verify"])
+async def test_tls(certificate: tuple[str, ssl.SSLContext], trust: str) -> None:
+    cert, server = certificate
+    options: dict[str, Any] = {
+        "unknown-ca": {},
+        "ca-file": {"ca_file": cert},
+        "insecure-skip-verify": {"insecure_skip_verify": True},
+    }[trust]
+    async with recording(tls=server) as (url, seen), PrometheusClient(url, **options) as client:
+        if trust == "unknown-ca":
+            with pytest.raises(PrometheusUnreachable, match="certificate"):
+                await client.query("up", at(0))
+        else:
+            assert await client.query("up", at(0)) == []
+    assert len(seen) == (trust != "unknown-ca")

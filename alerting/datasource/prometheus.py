@@ -89,7 +89,7 @@ class PrometheusClient:
         if bearer_token is not None:
             self._headers["Authorization"] = f"Bearer {bearer_token}"
         self._ssl = _ssl_context(ca_file, insecure_skip_verify)
-        self._semaphore = asyncio.Semaphore(1000)
+        self._semaphore = asyncio.Semaphore(max_concurrency)
         self._session: aiohttp.ClientSession | None = None
 
     # `timeout` is Prometheus's own query timeout, sent with the request; callers cannot get
@@ -167,7 +167,7 @@ def _api_data(status: int, body: bytes) -> Any:
         excerpt = body[:_BODY_EXCERPT].decode("utf-8", "replace").strip()
         raise PrometheusHTTPError(status, excerpt)
     if document["status"] == "success":
-        return document["data"]
+        return document.get("data")
     error_type, error = str(document.get("errorType", "")), str(document.get("error", ""))
     if error_type == "timeout":
         raise QueryTimeout(error)
@@ -177,10 +177,14 @@ def _api_data(status: int, body: bytes) -> Any:
 
 
 def _samples(data: Any) -> list[Sample]:
-    kind, result = data["resultType"], data["result"]
-    if kind == "vector":
-        return [Sample(dict(item["metric"]), float(item["value"][1])) for item in result]
-    if kind == "scalar":
-        return [Sample({}, float(result[1]))]
+    try:
+        kind, result = data["resultType"], data["result"]
+        if kind == "vector":
+            return [Sample(dict(item["metric"]), float(item["value"][1])) for item in result]
+        if kind == "scalar":
+            return [Sample({}, float(result[1]))]
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        # Callers rely on every failure being a QueryError, even a garbled answer.
+        raise QueryError(f"malformed query result: {exc!r}") from None
     # Prometheus's rule manager rejects these with the same words.
     raise ResultTypeError(f"rule result is not a vector or scalar (got {kind})")

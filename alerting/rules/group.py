@@ -156,7 +156,9 @@ class GroupRunner:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"group {self.group.key}")
+        # Fixed now, not when the task first runs, so the schedule follows the clock at start.
+        first = self.group.first_timestamp(self._clock.now())
+        self._task = asyncio.create_task(self._run(first), name=f"group {self.group.key}")
 
     async def stop(self) -> None:
         self._stopping = True
@@ -167,9 +169,8 @@ class GroupRunner:
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
 
-    async def _run(self) -> None:
+    async def _run(self, ts: float) -> None:
         interval = self.group.spec.interval
-        ts = self.group.first_timestamp(self._clock.now())
         while not self._stopping:
             self._sleeping = True
             await self._clock.sleep_until(ts)

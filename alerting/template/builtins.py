@@ -6,9 +6,22 @@ import math
 from urllib.parse import quote_plus
 
 from alerting.template.gofmt import format_value, sprint, sprintf, sprintln
-from alerting.template.gotypes import GoError, GoFunc, GoNil, go_kind, go_type_name, is_true
+from alerting.template.gotypes import (
+    NIL_INTERFACE,
+    GoError,
+    GoFunc,
+    GoNil,
+    go_kind,
+    go_type_name,
+    is_true,
+)
 
 VALUE = "reflect.Value"
+
+
+def _unboxed(value: object) -> object:
+    """Go's indirectInterface: a nil interface{} is no value at all."""
+    return None if value is NIL_INTERFACE else value
 
 
 def _not(value: object) -> bool:
@@ -38,9 +51,11 @@ def _index_arg(index: object, size: int) -> int:
 
 
 def _index(item: object, *indexes: object) -> object:
+    item = _unboxed(item)
     if item is None:
         raise GoError("index of untyped nil")
     for index in indexes:
+        index = _unboxed(index)
         if isinstance(item, GoNil):
             raise GoError("index of nil pointer")
         if isinstance(item, list | tuple | str):
@@ -68,6 +83,7 @@ def _map_zero(mapping: dict) -> object:
 
 
 def _slice(item: object, *indexes: object) -> object:
+    item = _unboxed(item)
     if item is None:
         raise GoError("slice of untyped nil")
     if len(indexes) > 3:
@@ -107,8 +123,9 @@ def _basic_kind(value: object) -> str | None:
 def _eq(arg1: object, *others: object) -> bool:
     if not others:
         raise GoError("missing argument for comparison")
+    arg1 = _unboxed(arg1)
     k1 = _basic_kind(arg1)
-    for arg in others:
+    for arg in map(_unboxed, others):
         k2 = _basic_kind(arg)
         if k1 != k2:
             if arg1 is not None and arg is not None:
@@ -143,6 +160,7 @@ def _ne(arg1: object, arg2: object) -> bool:
 
 
 def _lt(arg1: object, arg2: object) -> bool:
+    arg1, arg2 = _unboxed(arg1), _unboxed(arg2)
     k1 = _basic_kind(arg1)
     k2 = _basic_kind(arg2)
     if k1 is None or k2 is None:
@@ -175,7 +193,7 @@ def _printable(args: tuple[object, ...]) -> str:
     """Go's evalArgs: fmt.Sprint, except that "no value" prints as <no value>."""
     if len(args) == 1 and type(args[0]) is str:
         return args[0]  # type: ignore[return-value]
-    parts: list[object] = ["<no value>" if a is None else a for a in args]
+    parts: list[object] = ["<no value>" if a is None or a is NIL_INTERFACE else a for a in args]
     return sprint(parts)
 
 
@@ -251,8 +269,8 @@ def _finite(x: float) -> bool:
 
 
 BUILTINS: dict[str, GoFunc] = {
-    "and": GoFunc(lambda *a: None, (VALUE,), VALUE, result="and/or"),
-    "or": GoFunc(lambda *a: None, (VALUE,), VALUE, result="and/or"),
+    "and": GoFunc(lambda *a: None, (VALUE,), VALUE, short_circuit=True),
+    "or": GoFunc(lambda *a: None, (VALUE,), VALUE, short_circuit=True),
     "not": GoFunc(_not, (VALUE,)),
     "len": GoFunc(_len, (VALUE,)),
     "index": GoFunc(_index, (VALUE,), VALUE),

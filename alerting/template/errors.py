@@ -31,10 +31,3 @@ def go_location(text: str, pos: int) -> tuple[int, int]:
     line_start = text.rfind("\n", 0, pos) + 1
     line = text.count("\n", 0, pos) + 1
     return line, len(text[line_start:pos].encode("utf-8", "surrogatepass"))
-
-
-def go_context(node_text: str) -> str:
-    """Go truncates the node shown in `at <...>` to 20 characters."""
-    if len(node_text.encode("utf-8", "surrogatepass")) > 20:
-        return node_text[:20] + "..."
-    return node_text

@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from alerting.template.errors import TemplateError, go_context, go_location, line_and_col
+from alerting.template.errors import TemplateError, go_location, line_and_col
 from alerting.template.gofmt import format_value, quote
 from alerting.template.gotypes import (
+    NIL_INTERFACE,
     GoError,
     GoFunc,
     GoNil,
@@ -76,7 +77,7 @@ class ExecError(Exception):
         line, col = line_and_col(tree.text, node.pos)
         go_error = (
             f"template: {tree.parse_name}:{go_line}:{go_col}: executing {quote(tree.name)} "
-            f"at <{go_context(str(node))}>: {self.message}"
+            f"at <{node}>: {self.message}"
         )
         return TemplateError(tree.parse_name, line, col, self.message, go_error)
 
@@ -141,11 +142,12 @@ class _Scope:
         self.names.append((name, slot))
         return slot
 
-    def lookup(self, name: str) -> int:
+    def lookup(self, name: str) -> int | None:
+        """The slot of `name`; None when it is not declared here (Go fails when it runs)."""
         for declared, slot in reversed(self.names):
             if declared == name:
                 return slot
-        raise AssertionError(f"undefined variable {name}")  # the parser rejects these
+        return None
 
     def mark(self) -> int:
         return len(self.names)
@@ -160,7 +162,7 @@ def compile_tree(tree: Tree) -> CompiledTree:
     return CompiledTree(tree, run, compiler.scope.slots)
 
 
-class _Compiler:  # noqa: PLR0904 - one method per node kind mirrors exec.go
+class _Compiler:
     def __init__(self, tree: Tree) -> None:
         self.tree = tree
         self.scope = _Scope()
@@ -181,7 +183,7 @@ class _Compiler:  # noqa: PLR0904 - one method per node kind mirrors exec.go
 
         return run_list
 
-    def statement(self, node: Node) -> Run:  # noqa: PLR0911
+    def statement(self, node: Node) -> Run:
         if isinstance(node, TextNode):
             return self.text(node)
         if isinstance(node, ActionNode):
@@ -221,7 +223,9 @@ class _Compiler:  # noqa: PLR0904 - one method per node kind mirrors exec.go
             text = value if type(value) is str else print_value(value)
             st.size += len(text)  # type: ignore[arg-type]
             if st.size > st.limits.output_chars:
-                raise ExecError(tree, node, f"output exceeds the limit of {st.limits.output_chars} bytes")
+                raise ExecError(
+                    tree, node, f"output exceeds the limit of {st.limits.output_chars} bytes"
+                )
             st.out.append(text)  # type: ignore[arg-type]
 
         return run_action
@@ -249,6 +253,7 @@ class _Compiler:  # noqa: PLR0904 - one method per node kind mirrors exec.go
         slots = [self.scope.lookup(v.idents[0]) for v in node.pipe.decl]
         elem_slot = slots[-1] if slots else None
         index_slot = slots[0] if len(slots) > 1 else None
+        at = _last_position(node.pipe)
         body = self.list(node.body)
         else_body = self.list(node.else_body) if node.else_body is not None else None
         self.scope.pop(mark)
@@ -263,7 +268,7 @@ class _Compiler:  # noqa: PLR0904 - one method per node kind mirrors exec.go
             elif value is None or isinstance(value, GoNil):
                 items = []
             else:
-                raise ExecError(tree, node, f"range can't iterate over {print_value(value)}")
+                raise ExecError(tree, at, f"range can't iterate over {print_value(value)}")
             if not items:
                 if else_body is not None:
                     else_body(st, dot, frame)
@@ -273,14 +278,12 @@ class _Compiler:  # noqa: PLR0904 - one method per node kind mirrors exec.go
                 for key, elem in items:
                     st.iterations += 1
                     if st.iterations > limit:
-                        raise ExecError(
-                            tree, node, f"range iterations exceed the limit of {limit}"
-                        )
+                        raise ExecError(tree, node, f"range iterations exceed the limit of {limit}")
                     if elem_slot is not None:
                         frame[elem_slot] = elem
                     if index_slot is not None:
                         frame[index_slot] = key
-                    try:
+                    try:  # noqa: SIM105 - cheaper than contextlib.suppress in this hot loop
                         body(st, elem, frame)
                     except _Continue:
                         pass
@@ -315,16 +318,21 @@ class _Compiler:  # noqa: PLR0904 - one method per node kind mirrors exec.go
     # ------------------------------------------------------------ pipelines
 
     def pipeline(self, pipe: PipeNode) -> Eval:
-        cmds = [self.command(c, first=i == 0) for i, c in enumerate(pipe.cmds)]
+        cmds = [self.command(c) for c in pipe.cmds]
         if pipe.is_assign:
-            slots = [self.scope.lookup(v.idents[0]) for v in pipe.decl]
+            found = [self.scope.lookup(v.idents[0]) for v in pipe.decl]
+            missing = [v for v, slot in zip(pipe.decl, found, strict=True) if slot is None]
+            if missing:
+                return self.fail_at_run(_last_position(pipe), f"undefined variable: {missing[0]}")
+            slots = [slot for slot in found if slot is not None]
         else:
             slots = [self.scope.declare(v.idents[0]) for v in pipe.decl]
         if len(cmds) == 1 and not slots:
             only = cmds[0]
 
             def eval_single(st: State, dot: object, frame: Frame) -> object:
-                return only(st, dot, frame, MISSING)
+                value = only(st, dot, frame, MISSING)
+                return None if value is NIL_INTERFACE else value
 
             return eval_single
 
@@ -332,13 +340,23 @@ class _Compiler:  # noqa: PLR0904 - one method per node kind mirrors exec.go
             value: object = MISSING
             for cmd in cmds:
                 value = cmd(st, dot, frame, value)
+                if value is NIL_INTERFACE:
+                    value = None  # Go digs the value out of an interface{} between stages
             for slot in slots:
                 frame[slot] = value
             return value
 
         return eval_pipeline
 
-    def command(self, cmd: CommandNode, first: bool) -> Callable[..., object]:
+    def fail_at_run(self, node: Node, message: str) -> Eval:
+        error = self.fail(node, message)
+
+        def eval_failure(st: State, dot: object, frame: Frame) -> object:
+            raise error
+
+        return eval_failure
+
+    def command(self, cmd: CommandNode) -> Callable[..., object]:
         word = cmd.args[0]
         if isinstance(word, FieldNode):
             return self.field_chain(word, lambda st, dot, frame: dot, word.idents, cmd.args)
@@ -418,6 +436,9 @@ class _Compiler:  # noqa: PLR0904 - one method per node kind mirrors exec.go
 
     def variable(self, node: VariableNode, args: list[Node] | None) -> Callable[..., object]:
         slot = self.scope.lookup(node.idents[0])
+        if slot is None:
+            failure = self.fail_at_run(node, f"undefined variable: {node.idents[0]}")
+            return lambda st, dot, frame, final: failure(st, dot, frame)
         if len(node.idents) == 1:
             check = self.not_a_function(args) if args else None
 
@@ -438,8 +459,9 @@ class _Compiler:  # noqa: PLR0904 - one method per node kind mirrors exec.go
 
             return eval_nil_chain
         base = self.arg(node.node)
+        at = _last_position(node.node) if isinstance(node.node, PipeNode) else node.node
         return self.field_chain(
-            node, lambda st, dot, frame: base(st, dot, frame, None), node.fields, args
+            at, lambda st, dot, frame: base(st, dot, frame, None), node.fields, args
         )
 
     def field_chain(
@@ -458,14 +480,17 @@ class _Compiler:  # noqa: PLR0904 - one method per node kind mirrors exec.go
 
         def eval_fields(st: State, dot: object, frame: Frame, final: object) -> object:
             value = receiver(st, dot, frame)
+            boxed = False  # the value came out of an interface{} (a map[string]interface{})
             for name in path:
                 if type(value) is dict:
-                    value = value.get(name, "")  # type: ignore[attr-defined]
+                    value, boxed = value.get(name, ""), False  # type: ignore[attr-defined]
                 else:
-                    value = field_of(st, tree, node, dot, frame, value, name, (), 0, MISSING)
+                    inner = _boxes_elements(value)
+                    value = field_of(st, tree, node, dot, frame, value, name, (), MISSING, boxed)
+                    boxed = inner
             if type(value) is dict and arg_count == 0 and final is MISSING:
                 return value.get(last, "")  # type: ignore[attr-defined]
-            return field_of(st, tree, node, dot, frame, value, last, call_args, arg_count, final)
+            return field_of(st, tree, node, dot, frame, value, last, call_args, final, boxed)
 
         return eval_fields
 
@@ -508,8 +533,7 @@ class _Compiler:  # noqa: PLR0904 - one method per node kind mirrors exec.go
         elif isinstance(node, IdentifierNode):
             inner = self.function(node, node, None)
         elif isinstance(node, PipeNode):
-            pipe = self.pipeline(node)
-            inner = lambda st, dot, frame, final: pipe(st, dot, frame)  # noqa: E731
+            inner = _ignoring_final(self.pipeline(node))
             at = _last_position(node)
         if inner is not None:
             evaluate = inner
@@ -532,6 +556,13 @@ class _Compiler:  # noqa: PLR0904 - one method per node kind mirrors exec.go
             return typed_constant(tree, node, typ)
 
         return eval_constant
+
+
+def _ignoring_final(pipe: Eval) -> Callable[..., object]:
+    def eval_parenthesized(st: State, dot: object, frame: Frame, final: object) -> object:
+        return pipe(st, dot, frame)
+
+    return eval_parenthesized
 
 
 def _raise(kind: type[Exception]) -> Run:
@@ -579,12 +610,15 @@ def validate(tree: Tree, node: Node, value: object, typ: str | None) -> object:
         return value
     if assignable(value, typ):
         return value
-    raise ExecError(
-        tree, node, f"wrong type for value; expected {typ}; got {go_type_name(value)}"
-    )
+    raise ExecError(tree, node, f"wrong type for value; expected {typ}; got {go_type_name(value)}")
 
 
-def field_of(  # noqa: PLR0913
+def _boxes_elements(value: object) -> bool:
+    go_type = go_type_of(value)
+    return go_type is not None and go_type.kind == "map" and go_type.elem_zero is NIL_INTERFACE
+
+
+def field_of(
     st: State,
     tree: Tree,
     node: Node,
@@ -593,10 +627,13 @@ def field_of(  # noqa: PLR0913
     receiver: object,
     name: str,
     call_args: list | tuple,
-    arg_count: int,
     final: object,
+    boxed: bool = False,
 ) -> object:
-    """Go's evalField: a method call, struct field or map entry named `name` on `receiver`."""
+    """Go's evalField: a method call, struct field or map entry named `name` on `receiver`.
+
+    `boxed` says the receiver was read from an interface{}, which changes Go's error texts.
+    """
     if receiver is None:
         return None  # missingkey=zero: fields of "no value" are no value
     go_type = go_type_of(receiver)
@@ -606,7 +643,7 @@ def field_of(  # noqa: PLR0913
             return call(
                 st, tree, node, node, dot, frame, method, name, call_args, final, (receiver,)
             )
-    has_args = arg_count > 0 or final is not MISSING
+    has_args = len(call_args) > 0 or final is not MISSING
     if isinstance(receiver, dict):
         if has_args:
             raise ExecError(tree, node, f"{name} is not a method but has arguments")
@@ -618,10 +655,11 @@ def field_of(  # noqa: PLR0913
         return getattr(receiver, go_type.fields[name])
     if isinstance(receiver, GoNil):
         raise ExecError(tree, node, f"nil pointer evaluating {receiver.type_name}.{name}")
-    raise ExecError(tree, node, f"can't evaluate field {name} in type {go_type_name(receiver)}")
+    type_name = "interface {}" if boxed else go_type_name(receiver)
+    raise ExecError(tree, node, f"can't evaluate field {name} in type {type_name}")
 
 
-def call(  # noqa: PLR0913, C901
+def call(
     st: State,
     tree: Tree,
     at: Node,
@@ -650,7 +688,7 @@ def call(  # noqa: PLR0913, C901
         raise ExecError(
             tree, at, f"wrong number of args for {name}: want {len(params)} got {num_in}"
         )
-    if fn.result == "and/or":
+    if fn.short_circuit:
         return _and_or(st, dot, frame, name, call_args, final)
     argv = list(bound)
     fixed = len(params)
@@ -658,10 +696,8 @@ def call(  # noqa: PLR0913, C901
         typ = params[index] if index < fixed else variadic
         argv.append(arg(st, dot, frame, typ))
     if final is not MISSING:
-        if variadic is not None and num_in - 1 >= fixed:
-            typ = variadic
-        else:
-            typ = params[num_in - 1]
+        # The piped value fills the last parameter, or joins the variadic ones.
+        typ = variadic if variadic is not None and num_in - 1 >= fixed else params[num_in - 1]
         argv.append(validate(tree, at, final, typ))
     try:
         return fn.fn(*argv)

@@ -307,7 +307,9 @@ def _format_int(n: int, verb: str, flags: Flags) -> str:
         digits = {"x": "0x", "X": "0X", "o": "0", "b": "0b"}.get(verb, "") + digits
     text = _sign(digits, n < 0, flags)
     if flags.zero and not flags.minus and flags.prec is None and flags.width:
-        return _pad(text, flags, numeric=True) if text[:1] in "+- " else text.rjust(flags.width, "0")
+        return (
+            _pad(text, flags, numeric=True) if text[:1] in "+- " else text.rjust(flags.width, "0")
+        )
     return _pad(text, Flags(minus=flags.minus, width=flags.width))
 
 
@@ -369,7 +371,8 @@ def _format_string(text: str, verb: str, flags: Flags) -> str:
 def format_verb(value: object, verb: str, flags: Flags, top: bool = True) -> str:
     """One operand formatted under one verb, as fmt's printArg does."""
     if verb == "T":
-        return _pad("<nil>" if value is None else go_type_name(value), flags)
+        nil = value is None or (isinstance(value, GoNil) and value.type_name == "interface {}")
+        return _pad("<nil>" if nil else go_type_name(value), flags)
     kind = type(value)
     if kind is bool:
         if verb in "vt":
@@ -386,12 +389,21 @@ def format_verb(value: object, verb: str, flags: Flags, top: bool = True) -> str
     stringer = getattr(value, "go_string", None)
     if stringer is not None and verb in "vsqxX":
         return _format_string(stringer(), verb, flags)
-    if isinstance(value, dict | list | tuple) or is_struct(value):
-        if verb == "v" or verb in "sqdxXfegtbo":
-            return _pad(_format_other(value, verb, top), flags)
+    composite = isinstance(value, dict | list | tuple) or is_struct(value)
+    if composite and verb in "vsqdxXfegtbo":
+        return _pad(_format_other(value, verb, top), flags)
     if verb == "v":
         return _pad(_format_other(value, verb, top), flags)
     return _bad_verb(value, verb)
+
+
+def _go_syntax(value: object) -> str:
+    """%#v for the values templates pass around."""
+    if type(value) is str:
+        return quote(value)
+    if value is None:
+        return "<nil>"
+    return format_value(value)
 
 
 def _parse_number(fmt: str, i: int) -> tuple[int | None, int]:
@@ -458,6 +470,13 @@ def sprintf(fmt: str, args: Sequence[object]) -> str:
         if arg_num >= len(args):
             out.append(f"%!{verb}(MISSING)")
             continue
+        if verb == "v":
+            # For %v, '+' and '#' ask for field names and Go syntax rather than a sign.
+            if sharp:
+                out.append(_go_syntax(args[arg_num]))
+                arg_num += 1
+                continue
+            plus = False
         flags = Flags(minus, plus, sharp, space, zero, width, prec)
         out.append(format_verb(args[arg_num], verb, flags))
         arg_num += 1

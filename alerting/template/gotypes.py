@@ -25,6 +25,9 @@ class GoNil:
         self.type_name = type_name
 
 
+NIL_INTERFACE = GoNil("interface {}")  # a nil interface{} value, e.g. a missing map[string]any key
+
+
 @dataclass(frozen=True, slots=True)
 class GoFunc:
     """A Python callable with the Go signature the template engine checks arguments against.
@@ -37,6 +40,7 @@ class GoFunc:
     params: tuple[str, ...] = ()
     variadic: str | None = None
     result: str = "any"
+    short_circuit: bool = False  # `and` / `or`: arguments are evaluated only as far as needed
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +148,9 @@ def can_be_nil(type_name: str) -> bool:
         return True
     if type_name.startswith(("[]", "map[", "*", "func")):
         return True
-    return any(t.name == type_name and t.kind in ("map", "slice", "ptr") for t in _REGISTRY.values())
+    return any(
+        t.name == type_name and t.kind in ("map", "slice", "ptr") for t in _REGISTRY.values()
+    )
 
 
 def nil_of(type_name: str) -> object:

@@ -129,7 +129,9 @@ class _Lexer:
             self.line -= 1
 
     def emit(self, kind: T) -> None:
-        self.tokens.append(Token(kind, self.text[self.start : self.pos], self.start, self.start_line))
+        self.tokens.append(
+            Token(kind, self.text[self.start : self.pos], self.start, self.start_line)
+        )
         self.ignore()
 
     def ignore(self) -> None:
@@ -171,7 +173,7 @@ class _Lexer:
             state = state()
         return self.tokens
 
-    def lex_text(self):  # noqa: ANN201 - states return the next state
+    def lex_text(self):
         x = self.text.find(LEFT, self.pos)
         if x < 0:
             self.skip_to(len(self.text))
@@ -191,7 +193,7 @@ class _Lexer:
         self.ignore()
         return self.lex_left_delim
 
-    def lex_left_delim(self):  # noqa: ANN201
+    def lex_left_delim(self):
         self.skip_to(self.pos + len(LEFT))
         after = self.text[self.pos : self.pos + 2]
         trim = len(after) == 2 and after[0] == "-" and after[1] in SPACE_CHARS
@@ -206,7 +208,7 @@ class _Lexer:
         self.paren_depth = 0
         return self.lex_inside_action
 
-    def lex_comment(self):  # noqa: ANN201
+    def lex_comment(self):
         self.skip_to(self.pos + 2)
         end = self.text.find("*/", self.pos)
         if end < 0:
@@ -227,7 +229,7 @@ class _Lexer:
         self.ignore()
         return self.lex_text
 
-    def lex_right_delim(self):  # noqa: ANN201
+    def lex_right_delim(self):
         _, trim = self.at_right_delim()
         if trim:
             self.skip_to(self.pos + 2)
@@ -240,7 +242,7 @@ class _Lexer:
             self.ignore()
         return self.lex_text
 
-    def lex_inside_action(self):  # noqa: ANN201, C901, PLR0911, PLR0912
+    def lex_inside_action(self):
         delim, _ = self.at_right_delim()
         if delim:
             if self.paren_depth == 0:
@@ -295,7 +297,7 @@ class _Lexer:
             return None
         return self.lex_inside_action
 
-    def lex_space(self):  # noqa: ANN201
+    def lex_space(self):
         count = 0
         while self.peek() != "" and self.peek() in SPACE_CHARS:
             self.next()
@@ -308,7 +310,7 @@ class _Lexer:
         self.emit(T.SPACE)
         return self.lex_inside_action
 
-    def lex_identifier(self):  # noqa: ANN201
+    def lex_identifier(self):
         while is_alnum(self.peek()) and self.peek() != "":
             self.next()
         word = self.text[self.start : self.pos]
@@ -328,16 +330,16 @@ class _Lexer:
             self.emit(T.IDENTIFIER)
         return self.lex_inside_action
 
-    def lex_field(self):  # noqa: ANN201
+    def lex_field(self):
         return self.lex_field_or_variable(T.FIELD)
 
-    def lex_variable(self):  # noqa: ANN201
+    def lex_variable(self):
         if self.at_terminator():
             self.emit(T.VARIABLE)
             return self.lex_inside_action
         return self.lex_field_or_variable(T.VARIABLE)
 
-    def lex_field_or_variable(self, kind: T):  # noqa: ANN201
+    def lex_field_or_variable(self, kind: T):
         if self.at_terminator():
             self.emit(T.VARIABLE if kind is T.VARIABLE else T.DOT)
             return self.lex_inside_action
@@ -349,7 +351,7 @@ class _Lexer:
         self.emit(kind)
         return self.lex_inside_action
 
-    def lex_quoted(self, closing: str, kind: T, message: str):  # noqa: ANN201
+    def lex_quoted(self, closing: str, kind: T, message: str):
         while True:
             ch = self.next()
             if ch == "\\" and closing != "`":
@@ -364,16 +366,16 @@ class _Lexer:
         self.emit(kind)
         return self.lex_inside_action
 
-    def lex_char(self):  # noqa: ANN201
+    def lex_char(self):
         return self.lex_quoted("'", T.CHAR_CONSTANT, "unterminated character constant")
 
-    def lex_quote(self):  # noqa: ANN201
+    def lex_quote(self):
         return self.lex_quoted('"', T.STRING, "unterminated quoted string")
 
-    def lex_raw_quote(self):  # noqa: ANN201
+    def lex_raw_quote(self):
         return self.lex_quoted("`", T.RAW_STRING, "unterminated raw quoted string")
 
-    def lex_number(self):  # noqa: ANN201
+    def lex_number(self):
         if not self.scan_number():
             self.error(f"bad number syntax: {quote(self.text[self.start : self.pos])}")
             return None

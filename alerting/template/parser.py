@@ -324,7 +324,7 @@ class _Parser:
         self.unexpected(token, "input")
         raise AssertionError
 
-    def action(self) -> Node:  # noqa: PLR0911
+    def action(self) -> Node:
         token = self.next_non_space()
         kind = token.type
         if kind is T.BLOCK:
@@ -418,7 +418,7 @@ class _Parser:
 
     # -- pipelines
 
-    def pipeline(self, context: str, end: T) -> PipeNode:  # noqa: C901
+    def pipeline(self, context: str, end: T) -> PipeNode:
         first = self.peek_non_space()
         pipe = PipeNode(first.pos, first.line)
         while True:
@@ -506,7 +506,7 @@ class _Parser:
             return ChainNode(chain_pos, node, fields)
         return node
 
-    def term(self) -> Node | None:  # noqa: PLR0911
+    def term(self) -> Node | None:
         token = self.next_non_space()
         kind = token.type
         if kind is T.IDENTIFIER:
@@ -568,7 +568,8 @@ def parse_trees(
     """
     trees = {} if trees is None else trees
     has_function = (lambda _: True) if func_names is None else func_names.__contains__
-    tokens = lex(text, break_ok=not has_function("break"), continue_ok=not has_function("continue"))
+    known = func_names or ()
+    tokens = lex(text, break_ok="break" not in known, continue_ok="continue" not in known)
     parser = _Parser(tokens, name, text, has_function, trees)
     try:
         root = parser.parse_top()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from alerting.template.builtins import BUILTINS
 from alerting.template.errors import TemplateError
@@ -48,21 +48,30 @@ class Template:
         copy._lookup = _LazyTrees(copy)
         return copy
 
+    def trees(self) -> dict[str, Tree]:
+        """The parse trees of the set, by template name."""
+        return dict(self._trees)
+
     def names(self) -> list[str]:
         return sorted(self._trees)
 
     def has(self, name: str) -> bool:
         return name in self._trees
 
-    def execute(self, data: object, funcs: Mapping[str, GoFunc] | None = None) -> str:
+    def execute(
+        self, data: object, funcs: Mapping[str, GoFunc | Callable[..., object]] | None = None
+    ) -> str:
         """Runs this set's main template over `data`; raises TemplateError."""
         return self.execute_template(self.name, data, funcs)
 
     def execute_template(
-        self, name: str, data: object, funcs: Mapping[str, GoFunc] | None = None
+        self,
+        name: str,
+        data: object,
+        funcs: Mapping[str, GoFunc | Callable[..., object]] | None = None,
     ) -> str:
         compiled = self._compile(name)
-        all_funcs = self.funcs if not funcs else {**self.funcs, **funcs}
+        all_funcs = self.funcs if not funcs else {**self.funcs, **_as_go_funcs(funcs)}
         return execute_tree(compiled, data, all_funcs, self._lookup, self.limits)
 
     def _compile(self, name: str) -> CompiledTree:
@@ -74,6 +83,13 @@ class Template:
                 raise TemplateError(name, 0, 0, message, f"template: {message}")
             compiled = self._compiled[name] = compile_tree(tree)
         return compiled
+
+
+def _as_go_funcs(funcs: Mapping[str, GoFunc | Callable[..., object]]) -> dict[str, GoFunc]:
+    """Plain callables take any arguments (Go's ...interface{}) and may raise GoError."""
+    return {
+        name: fn if isinstance(fn, GoFunc) else GoFunc(fn, (), "any") for name, fn in funcs.items()
+    }
 
 
 class _LazyTrees(Mapping[str, CompiledTree]):
@@ -90,7 +106,7 @@ class _LazyTrees(Mapping[str, CompiledTree]):
     def get(self, name: str, default: object = None) -> CompiledTree | None:  # type: ignore[override]
         return self[name] if self._owner.has(name) else default  # type: ignore[return-value]
 
-    def __iter__(self):  # noqa: ANN204
+    def __iter__(self):
         return iter(self._owner.names())
 
     def __len__(self) -> int:

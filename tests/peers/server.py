@@ -50,17 +50,17 @@ class LoopbackServer:
         raise NotImplementedError
 
     def start(self) -> Self:
-        executable = shutil.which(self.binary)
-        if executable is None:
-            raise ServerFailed(f"{self.binary} is not installed")
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        args = [executable, *self.command_line(self.port)]
-        with self.log_path.open("wb") as log:
-            self._process = subprocess.Popen(
-                args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
-            )
         try:
+            executable = shutil.which(self.binary)
+            if executable is None:
+                raise ServerFailed(f"{self.binary} is not installed")
+            args = [executable, *self.command_line(self.port)]
+            with self.log_path.open("wb") as log:
+                self._process = subprocess.Popen(
+                    args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+                )
             self._wait_ready()
         except BaseException:
             self.stop()
