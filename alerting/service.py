@@ -103,7 +103,9 @@ class Service:
             await self.stop()
             raise
         self._ready = True
-        log.info("started", extra={"groups": len(self.loaded.groups), "listen": config.server.listen})
+        log.info(
+            "started", extra={"groups": len(self.loaded.groups), "listen": config.server.listen}
+        )
 
     async def reload(self) -> list[str]:
         """Re-read config and rules; on any problem keep the running config and report them."""

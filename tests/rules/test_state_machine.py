@@ -211,7 +211,7 @@ async def test_resend_delay_and_valid_until(tmp_path) -> None:
     series = Series({"up == 0": [sample(0, instance="a")]})
     group = make(tmp_path, series, for_="0s")
     first = await group.evaluate(T0)
-    assert first.alerts[0].ends_at == T0 + 4 * 60  # 4 × max(resend_delay, interval)
+    assert first.alerts[0].ends_at == T0 + 4 * 60  # 4 * max(resend_delay, interval)
     assert (await group.evaluate(T0 + 60)).alerts == []  # sent 60s ago: not yet due
     assert len((await group.evaluate(T0 + 120)).alerts) == 1
 
