@@ -77,10 +77,10 @@ def _hex_float(x: float, prec: int, upper: bool) -> str:
     if x == 0:
         body = "0x0" + ("." + "0" * prec if prec > 0 else "") + "p+00"
         return body.upper().replace("0X", "0X") if upper else body
-    text = x.hex()  # 0x1.8000000000000p+3
-    mantissa, _, exp_text = text.partition("p")
-    whole, _, frac = mantissa[2:].partition(".")
-    exponent = int(exp_text)
+    # Normalised like Go even for subnormals, where float.hex() would print 0x0.000...p-1022.
+    fraction, exponent = math.frexp(abs(x))
+    whole, frac = "1", f"{int((fraction * 2 - 1) * (1 << 52)):013x}"
+    exponent -= 1
     if prec < 0:
         frac = frac.rstrip("0")
     else:
