@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
+from pydantic import SecretStr
 
 from alerting.api.app import create_app
 from alerting.clock import Clock, RealClock
@@ -60,10 +61,10 @@ def datasource_from(cfg: PrometheusDatasource) -> PrometheusClient:
     )
 
 
-def _secret(value: object | None, file: str) -> str:
+def _secret(value: SecretStr | None, file: str) -> str:
     if file:
         return Path(file).read_text(encoding="utf-8").strip()
-    return value.get_secret_value() if value is not None else ""  # type: ignore[attr-defined]
+    return value.get_secret_value() if value is not None else ""
 
 
 class Service:

@@ -5,8 +5,9 @@ Run from the repository root: .venv/bin/python -m bench.eval_bench [--series 100
 Backfills the series into a real Prometheus (promtool, then `prometheus` on a loopback port) and
 evaluates one group whose rule returns every series, with `for: 0` so all of them fire. Per
 evaluation it prints the query time (HTTP and JSON decode) apart from the engine's own processing
-(build, merge, alerts_to_send, to_notification); then resident memory with every alert firing, the
-store's write of the first evaluation, and a restart: loading the store and restoring the alerts.
+(build, merge, alerts_to_send, to_notification), and how much of both the cyclic garbage collector
+took; then resident memory with every alert firing, the store's write of each evaluation, and a
+restart: loading the store and restoring the alerts, then the first evaluation after it.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ import gc
 import multiprocessing
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
+import alerting.template.prometheus as templates
 from alerting.clock import ManualClock
 from alerting.datasource import PrometheusClient
 from alerting.model import AlertState, Sample
@@ -76,14 +78,41 @@ class TimedQuery:
         self.elapsed, self.returned = 0.0, 0
 
 
-@dataclass
-class Report:
-    lines: list[str] = field(default_factory=list)
+class Stopwatch:
+    """Seconds spent in a `with` block, readable during and after it."""
 
-    def figure(self, label: str, value: str, verdict: str = "") -> None:
-        line = f"{label:<52} {value:>14}  {verdict}".rstrip()
-        self.lines.append(line)
-        print(line, flush=True)
+    def __enter__(self) -> Self:
+        self._started, self._stopped = time.perf_counter(), None
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stopped = time.perf_counter()
+
+    @property
+    def seconds(self) -> float:
+        return (self._stopped or time.perf_counter()) - self._started
+
+
+class GcClock:
+    """Seconds spent in CPython's cyclic collector, whose passes grow with every alert held."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._started = 0.0
+        gc.callbacks.append(self._on_collection)
+
+    def _on_collection(self, phase: str, _: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._started
+
+
+GC = GcClock()
+
+
+def figure(label: str, value: str, verdict: str = "") -> None:
+    print(f"{label:<64} {value:>9}  {verdict}".rstrip(), flush=True)
 
 
 def series_openmetrics(count: int, samples: int) -> str:
@@ -110,14 +139,6 @@ def verdict(ok: bool, target: str) -> str:
     return f"{'PASS' if ok else 'MISS'} (target {target})"
 
 
-@contextmanager
-def stopwatch() -> Iterator[Callable[[], float]]:
-    started = time.perf_counter()
-    stopped: list[float] = []
-    yield lambda: (stopped[0] if stopped else time.perf_counter()) - started
-    stopped.append(time.perf_counter())
-
-
 def load_group(directory: Path) -> GroupSpec:
     path = directory / "bench.yaml"
     path.write_text(RULE_FILE)
@@ -127,43 +148,41 @@ def load_group(directory: Path) -> GroupSpec:
     return groups[0]
 
 
-async def evaluate(
-    group: RuleGroup, query: TimedQuery, ts: float, report: Report, n: int
-) -> Outcome:
+async def evaluate(group: RuleGroup, query: TimedQuery, ts: float, name: str) -> Outcome:
     query.reset()
-    with stopwatch() as total:
+    gc_before = GC.seconds
+    with Stopwatch() as total:
         outcome = await group.evaluate(ts)
-    processing = total() - query.elapsed
+    processing = total.seconds - query.elapsed
     per_100k = processing / max(query.returned, 1) * 100_000
-    report.figure(f"evaluation {n}: query (HTTP + JSON decode)", f"{query.elapsed:.3f} s")
-    report.figure(
-        f"evaluation {n}: engine processing, {query.returned:,} series",
+    figure(f"{name}: query (HTTP + JSON decode)", f"{query.elapsed:.3f} s")
+    figure(
+        f"{name}: engine processing, {query.returned:,} series",
         f"{processing:.3f} s",
         verdict(per_100k <= PROCESSING_PER_100K, f"<= {PROCESSING_PER_100K:g} s per 100k"),
     )
+    figure(f"{name}: of both, cyclic GC", f"{GC.seconds - gc_before:.3f} s")
     return outcome
 
 
 async def bench_evaluations(
-    spec: GroupSpec, client: PrometheusClient, store: SqliteStore, evaluations: int, report: Report
+    spec: GroupSpec, client: PrometheusClient, store: SqliteStore, evaluations: int
 ) -> RuleGroup:
     query = TimedQuery(client.query)
     group = RuleGroup(spec, Environment(query=query, external_url="http://127.0.0.1:9090"))
     for n in range(1, evaluations + 1):
-        outcome = await evaluate(group, query, BASE_TIME + n * STEP, report, n)
-        with stopwatch() as write:
+        outcome = await evaluate(group, query, BASE_TIME + n * STEP, f"evaluation {n}")
+        with Stopwatch() as write:
             await store.write(outcome.write)
         # One alert can be upserted twice in a write (created pending, then firing at once).
         changed = len({id(alert) for _, alert in outcome.write.upserts})
-        report.figure(
-            f"evaluation {n}: store write ({changed:,} alerts changed)", f"{write():.3f} s"
-        )
+        figure(f"evaluation {n}: store write, {changed:,} alerts changed", f"{write.seconds:.3f} s")
         del outcome  # dispatch would take the alerts; keep them out of the memory figure
     firing = sum(
         a.state is AlertState.FIRING for r in group.alerting.values() for a in r.active.values()
     )
     rss = rss_mb()
-    report.figure(
+    figure(
         f"resident memory with {firing:,} firing alerts",
         f"{rss:.0f} MB",
         verdict(rss <= RSS_LIMIT_MB, f"<= {RSS_LIMIT_MB:g} MB"),
@@ -172,7 +191,7 @@ async def bench_evaluations(
 
 
 async def bench_restart(
-    spec: GroupSpec, client: PrometheusClient, db: Path, evaluations: int, report: Report
+    spec: GroupSpec, client: PrometheusClient, db: Path, evaluations: int
 ) -> None:
     """A fresh store and manager on the same file, as a restarted daemon would have them."""
     next_ts = BASE_TIME + (evaluations + 1) * STEP
@@ -182,19 +201,20 @@ async def bench_restart(
     query = TimedQuery(client.query)
     env = Environment(query=query, external_url="http://127.0.0.1:9090")
     manager = RuleManager(clock, store)
-    with stopwatch() as restart:
+    with Stopwatch() as restart:
         state = await store.load_rule_state()
         await manager.start([spec], env, state, tolerance=3600.0)
     restored = sum(len(r.active) for _, r in manager.alerting_rules())
-    report.figure(
+    figure(
         f"restart: load + restore {restored:,} alerts",
-        f"{restart():.3f} s",
-        verdict(restart() < RESTART_LIMIT, f"< {RESTART_LIMIT:g} s"),
+        f"{restart.seconds:.3f} s",
+        verdict(restart.seconds < RESTART_LIMIT, f"< {RESTART_LIMIT:g} s"),
     )
     await manager.stop()
-    # The first evaluation after a restart renders every restored alert's annotations again.
-    group = manager.groups[spec.key]
-    await evaluate(group, query, next_ts, report, evaluations + 1)
+    # It renders every restored alert's annotations again: the store does not keep them fresh.
+    await evaluate(
+        manager.groups[spec.key], query, next_ts, f"evaluation {evaluations + 1}, after restart"
+    )
     await store.close()
 
 
@@ -214,22 +234,20 @@ async def start_prometheus(series: int, samples: int, workdir: Path) -> Promethe
 
 
 async def run(series: int, evaluations: int, directory: Path) -> None:
-    report = Report()
     spec = load_group(directory)
     db = directory / "bench.db"
-    with stopwatch() as backfilled:
+    with Stopwatch() as backfilled:
         prometheus = await start_prometheus(series, evaluations + 3, directory / "prometheus")
-    report.figure(f"backfill {series:,} series + start Prometheus", f"{backfilled():.1f} s")
-    report.figure("resident memory before evaluating", f"{rss_mb():.0f} MB")
+    figure(f"backfill {series:,} series + start Prometheus", f"{backfilled.seconds:.1f} s")
+    figure("resident memory before evaluating", f"{rss_mb():.0f} MB")
     try:
         async with PrometheusClient(prometheus.url, timeout=120.0) as client:
             store = SqliteStore(str(db))
             await store.open()
-            group = await bench_evaluations(spec, client, store, evaluations, report)
+            group = await bench_evaluations(spec, client, store, evaluations)
             await store.close()
-            del group
-            gc.collect()
-            await bench_restart(spec, client, db, evaluations, report)
+            del group  # as gone as in a restarted process
+            await bench_restart(spec, client, db, evaluations)
     finally:
         await asyncio.to_thread(prometheus.stop)
 
@@ -240,8 +258,7 @@ def main() -> None:
     parser.add_argument("--evaluations", type=int, default=4, help="at least 3")
     parser.add_argument("--dir", type=Path, help="for Prometheus and the database (default: temp)")
     args = parser.parse_args()
-    import alerting.template.prometheus as templates  # named so a stand-in cannot pass unseen
-
+    # Named, so figures from a stand-in for the template engine cannot pass for the real thing.
     print(f"template engine: {getattr(templates, '__file__', None) or 'a stand-in without a file'}")
     with tempfile.TemporaryDirectory(dir=args.dir) as directory:
         asyncio.run(run(args.series, max(args.evaluations, 3), Path(directory)))

@@ -14,7 +14,14 @@ from alerting.clock import Clock
 from alerting.datasource import QueryError
 from alerting.metrics import Metrics
 from alerting.model import Alert, RuleAlert, Sample
-from alerting.rules.alerting_rule import AlertingRule, Context, LimitExceeded, RuleEvalError
+from alerting.rules.alerting_rule import (
+    AlertingRule,
+    Candidate,
+    Context,
+    LabelKey,
+    LimitExceeded,
+    RuleEvalError,
+)
 from alerting.rules.spec import GroupSpec, RuleSpec
 from alerting.store import AlertKey, GroupWrite
 
@@ -109,7 +116,9 @@ class RuleGroup:
         write.deletes.extend(AlertKey(self.key, identity, fp) for fp in changes.deletes)
         write.upserts.extend((identity, alert) for alert in changes.upserts)
 
-    async def _build(self, rule: AlertingRule, samples: list[Sample], ts: float) -> dict:
+    async def _build(
+        self, rule: AlertingRule, samples: list[Sample], ts: float
+    ) -> dict[LabelKey, Candidate]:
         ctx = Context(self.env.external_labels, self.env.external_url)
         if not rule.needs_thread:
             return rule.build(samples, ts, ctx)
