@@ -40,10 +40,13 @@ class PrometheusHTTPError(QueryError):
 
 
 class PrometheusAPIError(QueryError):
-    """Prometheus answered `{"status": "error", "errorType": ..., "error": ...}`."""
+    """Prometheus answered `{"status": "error", "errorType": ..., "error": ...}`.
+
+    The message is the bare error, as Prometheus's own rule manager reports it in lastError.
+    """
 
     def __init__(self, error_type: str, error: str) -> None:
-        super().__init__(f"{error_type}: {error}")
+        super().__init__(error)
         self.error_type = error_type
         self.error = error
 
