@@ -13,7 +13,7 @@ from alerting.config import ConfigError
 from alerting.durations import parse_duration
 from alerting.replay import Line, Progress, count_evaluations, parse_time, replay
 from alerting.rules.group import Environment
-from alerting.service import Loaded, Service, datasource_from, load_everything
+from alerting.service import Loaded, Service, datasource_from, load_everything, tune_gc
 from alerting.store import StoreError
 
 
@@ -52,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _run(args: argparse.Namespace) -> int:
     logs.setup(args.log_format, args.log_level)
+    tune_gc()
     try:
         service = Service(args.config)
     except ConfigError as exc:

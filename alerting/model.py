@@ -38,10 +38,14 @@ class RuleAlert:
     last_sent_at: float | None = None
     valid_until: float | None = None
     keep_firing_since: float | None = None
+    # Computed once: the labels never change, and hashing them is not cheap in Python.
+    cached_fingerprint: str = field(default="", repr=False, compare=False)
 
     @property
     def fingerprint(self) -> str:
-        return fingerprint_hex(self.labels)
+        if not self.cached_fingerprint:
+            self.cached_fingerprint = fingerprint_hex(self.labels)
+        return self.cached_fingerprint
 
 
 @dataclass(slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import time
@@ -59,6 +60,12 @@ def datasource_from(cfg: PrometheusDatasource) -> PrometheusClient:
         ca_file=cfg.tls_config.ca_file or None,
         insecure_skip_verify=cfg.tls_config.insecure_skip_verify,
     )
+
+
+def tune_gc() -> None:
+    """Collect less often: with 100k long-lived alerts, CPython's default threshold (700 new
+    objects) rescans them many times per evaluation, which costs more than the evaluation."""
+    gc.set_threshold(50_000, 20, 100)
 
 
 def _secret(value: SecretStr | None, file: str) -> str:

@@ -32,6 +32,7 @@ from alerting.rules.group import Environment, Outcome, RuleGroup
 from alerting.rules.loader import load_rule_file
 from alerting.rules.manager import RuleManager
 from alerting.rules.spec import GroupSpec
+from alerting.service import tune_gc
 from alerting.store.sqlite import SqliteStore
 from tests.peers.prometheus import PrometheusServer, backfill
 from tests.peers.series import BASE_TIME, to_openmetrics
@@ -260,6 +261,7 @@ def main() -> None:
     args = parser.parse_args()
     # Named, so figures from a stand-in for the template engine cannot pass for the real thing.
     print(f"template engine: {getattr(templates, '__file__', None) or 'a stand-in without a file'}")
+    tune_gc()  # as `alerting run` does
     with tempfile.TemporaryDirectory(dir=args.dir) as directory:
         asyncio.run(run(args.series, max(args.evaluations, 3), Path(directory)))
 

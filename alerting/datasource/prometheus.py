@@ -183,7 +183,8 @@ def _samples(data: Any) -> list[Sample]:
     try:
         kind, result = data["resultType"], data["result"]
         if kind == "vector":
-            return [Sample(dict(item["metric"]), float(item["value"][1])) for item in result]
+            # json.loads gave fresh dicts: no copy needed.
+            return [Sample(item["metric"], float(item["value"][1])) for item in result]
         if kind == "scalar":
             return [Sample({}, float(result[1]))]
     except (KeyError, IndexError, TypeError, ValueError) as exc:

@@ -86,10 +86,9 @@ class _Batch:
 
     def _write(self, change: GroupWrite) -> None:
         # Encode everything before touching the batch, so a bad alert leaves it unchanged.
-        rows: dict[_Key, _Row | None] = {}
-        for rule, alert in change.upserts:
-            key = (change.group, rule, alert.fingerprint)
-            rows[key] = _encode(key, alert)
+        # An alert can be upserted twice in one evaluation (new, then firing): encode it once.
+        latest = {(change.group, rule, alert.fingerprint): alert for rule, alert in change.upserts}
+        rows: dict[_Key, _Row | None] = {key: _encode(key, alert) for key, alert in latest.items()}
         # Never moves back: outage detection trusts the newest evaluation that was stored.
         previous = self.evaluated.get(change.group, change.evaluated_at)
         self.evaluated[change.group] = max(previous, change.evaluated_at)
@@ -308,12 +307,13 @@ def _encode(key: _Key, alert: RuleAlert) -> _Row:
 
 
 def _decode(row: _Row) -> tuple[str, str, RuleAlert]:
-    group, rule, _, labels, annotations, state, value, *times = row
+    group, rule, fingerprint, labels, annotations, state, value, *times = row
     alert = RuleAlert(
         json.loads(labels),
         json.loads(annotations),
         _STATES[state],
         math.nan if value is None else value,
         *times,
+        cached_fingerprint=fingerprint,
     )
     return group, rule, alert
