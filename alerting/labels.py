@@ -7,13 +7,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
+from itertools import chain
+
+from alerting.regex import RegexError, Regexp, compile_go_regex, matches
 
 Labels = Mapping[str, str]
 
 _FNV_OFFSET = 14695981039346656037
 _FNV_PRIME = 1099511628211
 _MASK64 = (1 << 64) - 1
-_SEPARATOR = 0xFF
 
 LABEL_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
@@ -24,29 +26,26 @@ def _fnv1a(data: bytes, h: int) -> int:
     return h
 
 
-@lru_cache(maxsize=262_144)
-def _fingerprint_of_items(items: tuple[tuple[str, str], ...]) -> int:
-    h = _FNV_OFFSET
-    for name, value in items:
-        h = _fnv1a(name.encode(), h)
-        h = ((h ^ _SEPARATOR) * _FNV_PRIME) & _MASK64
-        h = _fnv1a(value.encode(), h)
-        h = ((h ^ _SEPARATOR) * _FNV_PRIME) & _MASK64
-    return h
-
-
 def fingerprint(labels: Labels) -> int:
-    """Alertmanager's fingerprint: FNV-1a 64 over sorted pairs, each part followed by 0xff."""
-    return _fingerprint_of_items(tuple(sorted(labels.items())))
+    """Alertmanager's fingerprint: FNV-1a 64 over sorted pairs, each part followed by 0xff.
+
+    Callers that need it repeatedly keep it (RuleAlert does): a cache here would hold a second
+    copy of every label set.
+    """
+    data = b"".join(
+        b"%s\xff%s\xff" % (name.encode(), value.encode()) for name, value in sorted(labels.items())
+    )
+    return _fnv1a(data, _FNV_OFFSET)
 
 
 def fingerprint_hex(labels: Labels) -> str:
     return f"{fingerprint(labels):016x}"
 
 
-def label_key(labels: Labels) -> tuple[tuple[str, str], ...]:
-    """A hashable identity for a label set (order-independent)."""
-    return tuple(sorted(labels.items()))
+def label_key(labels: Labels) -> tuple[str, ...]:
+    """A hashable identity for a label set: its sorted pairs, flattened (a third of the memory
+    of a tuple of pairs, and unambiguous since names and values alternate)."""
+    return tuple(chain.from_iterable(sorted(labels.items())))
 
 
 def format_labels(labels: Labels) -> str:
@@ -104,20 +103,26 @@ class Matcher:
             case MatchType.NOT_EQUAL:
                 return value != self.value
             case MatchType.REGEX:
-                return _compile_anchored(self.value).fullmatch(value) is not None
+                return matches(_compile_anchored(self.value), value)
             case MatchType.NOT_REGEX:
-                return _compile_anchored(self.value).fullmatch(value) is None
+                return not matches(_compile_anchored(self.value), value)
 
     def __str__(self) -> str:
         return f"{self.name}{self.type.value}{go_quote(self.value)}"
 
 
 @lru_cache(maxsize=4096)
-def _compile_anchored(pattern: str) -> re.Pattern[str]:
+def _compile_anchored(pattern: str) -> Regexp:
+    """Alertmanager's NewMatcher: regexp.Compile("^(?:" + pattern + ")$"), pasted as text.
+
+    No (?s): `.` stops at a newline, as in Alertmanager (current Prometheus adds (?s) to its own).
+    Pasting rather than anchoring the match keeps Go's result for a value such as `a)|(b`, and
+    Go's error text. RE2, Go's engine, matches in linear time whatever the pattern.
+    """
     try:
-        return re.compile(f"(?:{pattern})", re.DOTALL)
-    except re.error as exc:
-        raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
+        return compile_go_regex(f"^(?:{pattern})$")
+    except RegexError as err:
+        raise ValueError(str(err)) from None
 
 
 def matches_all(matchers: Iterable[Matcher], labels: Labels) -> bool:

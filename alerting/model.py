@@ -50,7 +50,10 @@ class RuleAlert:
 
 @dataclass(slots=True)
 class Alert:
-    """An alert as Alertmanager sees it: what rule evaluation and pushes both hand to dispatch."""
+    """An alert as Alertmanager sees it: what rule evaluation and pushes both hand to dispatch.
+
+    Read-only downstream: its label and annotation dicts may be shared with the evaluator.
+    """
 
     labels: dict[str, str]
     annotations: dict[str, str] = field(default_factory=dict)

@@ -179,12 +179,20 @@ def _api_data(status: int, body: bytes) -> Any:
     raise PrometheusAPIError(error_type, error)
 
 
+def _shared(labels: dict[str, str], seen: dict[str, str]) -> dict[str, str]:
+    """The same labels, with each repeated value one shared string: json.loads makes a new
+    string per occurrence, and 100k series repeat their job, env and region values."""
+    return {name: seen.setdefault(value, value) for name, value in labels.items()}
+
+
 def _samples(data: Any) -> list[Sample]:
+    seen: dict[str, str] = {}
     try:
         kind, result = data["resultType"], data["result"]
         if kind == "vector":
-            # json.loads gave fresh dicts: no copy needed.
-            return [Sample(item["metric"], float(item["value"][1])) for item in result]
+            return [
+                Sample(_shared(item["metric"], seen), float(item["value"][1])) for item in result
+            ]
         if kind == "scalar":
             return [Sample({}, float(result[1]))]
     except (KeyError, IndexError, TypeError, ValueError) as exc:

@@ -18,7 +18,7 @@ from alerting.template.prometheus import RuleTemplateData
 
 RESOLVED_RETENTION = 15 * 60.0
 
-LabelKey = tuple[tuple[str, str], ...]
+LabelKey = tuple[str, ...]
 QueryFn = Callable[[str, float], list[Sample]]
 
 
@@ -185,8 +185,8 @@ class AlertingRule:
         """The Alertmanager-shaped alert Prometheus's notifier would send for `alert`."""
         ends_at = alert.resolved_at if alert.resolved_at is not None else alert.valid_until
         return Alert(
-            labels=dict(alert.labels),
-            annotations=dict(alert.annotations),
+            labels=alert.labels,  # shared, not copied: alerts are read-only downstream
+            annotations=alert.annotations,
             starts_at=alert.fired_at or alert.active_at,
             ends_at=ends_at or 0.0,
             generator_url=external_url + self.generator_path,

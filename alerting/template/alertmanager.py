@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from alerting.regex import match_string, must_compile, replace_all
 from alerting.template.exec import Limits
 from alerting.template.gostrings import cases_title, to_lower, to_upper
 from alerting.template.gotime import GoTime
 from alerting.template.gotypes import GoFunc, GoType, register
-from alerting.template.regex import match_string, must_compile, replace_all
 from alerting.template.template import Template
 
 _HERE = Path(__file__).parent

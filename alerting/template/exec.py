@@ -6,7 +6,7 @@ functions are looked up by name at run time (the function map is given per execu
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from alerting.template.errors import TemplateError, go_location, line_and_col
@@ -132,9 +132,12 @@ def print_value(value: object) -> str:
 class _Scope:
     """Compile-time variable scopes: names to frame slots."""
 
-    def __init__(self) -> None:
+    def __init__(self, bound: Sequence[str] = ()) -> None:
+        # "$" is slot 0; variables the caller binds before the run take slots 1..len(bound).
         self.names: list[tuple[str, int]] = [("$", 0)]
         self.slots = 1
+        for name in bound:
+            self.declare(name)
 
     def declare(self, name: str) -> int:
         slot = self.slots
@@ -156,16 +159,18 @@ class _Scope:
         del self.names[mark:]
 
 
-def compile_tree(tree: Tree) -> CompiledTree:
-    compiler = _Compiler(tree)
+def compile_tree(tree: Tree, bound: Sequence[str] = ()) -> CompiledTree:
+    """Compiles `tree`; the variables named in `bound` are in scope from the start, and
+    `execute_tree` takes their values (in that order) from its caller."""
+    compiler = _Compiler(tree, bound)
     run = compiler.list(tree.root)
     return CompiledTree(tree, run, compiler.scope.slots)
 
 
 class _Compiler:
-    def __init__(self, tree: Tree) -> None:
+    def __init__(self, tree: Tree, bound: Sequence[str] = ()) -> None:
         self.tree = tree
-        self.scope = _Scope()
+        self.scope = _Scope(bound)
 
     def fail(self, node: Node | None, message: str) -> ExecError:
         return ExecError(self.tree, node, message)
@@ -727,11 +732,17 @@ def execute_tree(
     funcs: Mapping[str, GoFunc],
     templates: Mapping[str, CompiledTree],
     limits: Limits,
+    bound: Sequence[object] = (),
 ) -> str:
-    """Runs one compiled tree over `data`; raises TemplateError with Go's message on failure."""
+    """Runs one compiled tree over `data`; raises TemplateError with Go's message on failure.
+
+    `bound` holds the values of the variables the tree was compiled with as bound.
+    """
     st = State(funcs, templates, limits)
     frame: Frame = [None] * compiled.slots
     frame[0] = data
+    if bound:
+        frame[1 : len(bound) + 1] = bound
     try:
         compiled.run(st, data, frame)
     except ExecError as err:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from alerting.template.builtins import BUILTINS
 from alerting.template.errors import TemplateError
 from alerting.template.exec import CompiledTree, Limits, compile_tree, execute_tree
 from alerting.template.gofmt import quote
 from alerting.template.gotypes import GoFunc
-from alerting.template.nodes import Tree, is_empty_tree
+from alerting.template.nodes import ActionNode, ListNode, Node, Tree, is_empty_tree
 from alerting.template.parser import parse_trees
 
 
@@ -74,6 +74,31 @@ class Template:
         all_funcs = self.funcs if not funcs else {**self.funcs, **_as_go_funcs(funcs)}
         return execute_tree(compiled, data, all_funcs, self._lookup, self.limits)
 
+    def compile_bound(self, names: Sequence[str]) -> CompiledTree | None:
+        """The main template without its leading `{{$name := ...}}` actions, one per name.
+
+        Those variables are bound by the caller instead: `execute_compiled` takes their values,
+        which must be what the dropped pipelines would give (and these must not be able to fail).
+        Only the actions are dropped; the text, and so every error position, stays as parsed.
+        None when the main template does not start with exactly those declarations.
+        """
+        tree = self._trees.get(self.name)
+        if tree is None or not _declares(tree.root.nodes[: len(names)], names):
+            return None
+        root = ListNode(tree.root.pos, tree.root.nodes[len(names) :])
+        return compile_tree(Tree(tree.name, tree.parse_name, tree.text, root), names)
+
+    def execute_compiled(
+        self,
+        compiled: CompiledTree,
+        data: object,
+        bound: Sequence[object],
+        funcs: Mapping[str, GoFunc | Callable[..., object]] | None = None,
+    ) -> str:
+        """Runs a tree from `compile_bound` with its variables set to `bound`; raises TemplateError."""
+        all_funcs = self.funcs if not funcs else {**self.funcs, **_as_go_funcs(funcs)}
+        return execute_tree(compiled, data, all_funcs, self._lookup, self.limits, bound)
+
     def _compile(self, name: str) -> CompiledTree:
         compiled = self._compiled.get(name)
         if compiled is None:
@@ -83,6 +108,18 @@ class Template:
                 raise TemplateError(name, 0, 0, message, f"template: {message}")
             compiled = self._compiled[name] = compile_tree(tree)
         return compiled
+
+
+def _declares(nodes: Sequence[Node], names: Sequence[str]) -> bool:
+    """Are `nodes` the actions `{{$name := ...}}`, one per name in order, printing nothing?"""
+    if len(nodes) != len(names):
+        return False
+    for node, name in zip(nodes, names, strict=True):
+        if not isinstance(node, ActionNode) or node.pipe.is_assign:
+            return False
+        if [v.idents for v in node.pipe.decl] != [[name]]:
+            return False
+    return True
 
 
 def _as_go_funcs(funcs: Mapping[str, GoFunc | Callable[..., object]]) -> dict[str, GoFunc]:
