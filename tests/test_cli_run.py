@@ -43,6 +43,11 @@ def _start(config: Path) -> subprocess.Popen[str]:
     )
 
 
+def _run_to_exit(config: Path) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "alerting.cli", "run", "--config", str(config)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=30)
+
+
 def _wait_for_log(process: subprocess.Popen[str], message: str) -> dict:
     """Read the daemon's JSON log lines until one says `message` (the daemon's own event)."""
     assert process.stderr is not None
@@ -112,12 +117,7 @@ def test_prometheus_unreachable_at_start_is_reported_not_fatal(tmp_path) -> None
 def test_bad_config_at_start_exits_one_with_every_problem(tmp_path) -> None:
     config = tmp_path / "alerting.yaml"
     config.write_text("global: {evaluation_interval: soon}\nstorage: {pth: x}\n")
-    done = subprocess.run(
-        [sys.executable, "-m", "alerting.cli", "run", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    done = _run_to_exit(config)
     assert done.returncode == 1
     assert done.stdout.splitlines() == [
         f'{config}:1:1: missing required field "datasource"',
@@ -132,11 +132,6 @@ def test_port_in_use_is_a_clear_error(tmp_path) -> None:
         holder.listen()
         port = holder.getsockname()[1]
         config = _config(tmp_path, port, "http://127.0.0.1:9")
-        done = subprocess.run(
-            [sys.executable, "-m", "alerting.cli", "run", "--config", str(config)],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
+        done = _run_to_exit(config)
     assert done.returncode == 1
     assert "cannot start" in done.stderr and "address already in use" in done.stderr.lower()
