@@ -48,12 +48,6 @@ def label_key(labels: Labels) -> tuple[str, ...]:
     return tuple(chain.from_iterable(sorted(labels.items())))
 
 
-def format_labels(labels: Labels) -> str:
-    """Prometheus's text form: {a="1", b="2"} with names sorted and values Go-quoted."""
-    inner = ", ".join(f"{k}={go_quote(v)}" for k, v in sorted(labels.items()))
-    return "{" + inner + "}"
-
-
 def go_quote(value: str) -> str:
     """strconv.Quote for the characters label values realistically hold."""
     out = ['"']
@@ -156,13 +150,6 @@ def parse_matchers(text: str) -> list[Matcher]:
     if not matchers and text.strip() not in ("", "{}"):
         raise ValueError(f"bad matcher format: {text}")
     return matchers
-
-
-def parse_matcher(text: str) -> Matcher:
-    found = parse_matchers(text)
-    if len(found) != 1:
-        raise ValueError(f"expected exactly one matcher, got {len(found)} in {text!r}")
-    return found[0]
 
 
 def _matcher_from(m: re.Match[str]) -> Matcher:

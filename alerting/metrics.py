@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 
 @dataclass
@@ -39,10 +42,24 @@ class Metrics:
             group,
             registry=r,
         )
-        self.alerts = Gauge("alerting_alerts", "Rule alerts by state.", ["state"], registry=r)
         self.store_write_failures = Counter(
             "alerting_store_write_failures", "Store writes that failed.", registry=r
         )
         self.reloads = Counter(
             "alerting_config_reloads", "Configuration reloads by result.", ["result"], registry=r
         )
+
+    def count_alerts_with(self, count: Callable[[], dict[str, int]]) -> None:
+        """Report `alerting_alerts{state}` from one walk over the alerts per scrape."""
+        self.registry.register(_AlertsByState(count))
+
+
+class _AlertsByState(Collector):
+    def __init__(self, count: Callable[[], dict[str, int]]) -> None:
+        self._count = count
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily("alerting_alerts", "Rule alerts by state.", labels=["state"])
+        for state, number in self._count().items():
+            family.add_metric([state], number)
+        yield family

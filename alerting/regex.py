@@ -18,8 +18,6 @@ from typing import Any
 
 import re2
 
-from alerting.template.gotypes import GoError
-
 
 def _options() -> re2.Options:
     options = re2.Options()
@@ -47,7 +45,7 @@ _CLASS_ESCAPES = frozenset("dDsSwWpP")  # classes inside a class
 _TOO_LARGE = ("pattern too large - compile failed", "pattern too large - reverse compile failed")
 
 
-class RegexError(GoError):
+class RegexError(ValueError):
     """A pattern Go would not compile; the text is Go's."""
 
 
@@ -186,25 +184,6 @@ def compile_go_regex(pattern: str) -> Regexp:
     if go_only is not None:
         raise go_only[1]
     return Regexp(program, names)
-
-
-def go_quote_pattern(pattern: str) -> str:
-    """regexp's quote(): backquoted when possible, else a Go string literal."""
-    from alerting.template.gofmt import quote
-
-    if "`" not in pattern and all(
-        c == "\t" or (c.isprintable() and c != "\ufeff") for c in pattern
-    ):
-        return "`" + pattern + "`"
-    return quote(pattern)
-
-
-def must_compile(pattern: str) -> Regexp:
-    """regexp.MustCompile: a bad pattern panics (text/template reports the panic as the error)."""
-    try:
-        return compile_go_regex(pattern)
-    except RegexError as err:
-        raise GoError(f"regexp: Compile({go_quote_pattern(pattern)}): {err}") from None
 
 
 def _search(regexp: Regexp, src: bytes, pos: int) -> Any:

@@ -89,9 +89,7 @@ class Service:
         self._ready = False
         self._runner: web.AppRunner | None = None
         self._reload_lock = asyncio.Lock()
-        for state in ("pending", "firing", "inactive"):
-            gauge = self.metrics.alerts.labels(state)
-            gauge.set_function(lambda s=state: self.manager.count_by_state()[s])
+        self.metrics.count_alerts_with(self.manager.count_by_state)
 
     @property
     def listen(self) -> tuple[str, int]:

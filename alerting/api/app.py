@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 Reload = Callable[[], Awaitable[list[str]]]
 
 METRICS = web.AppKey("metrics", Metrics)
-RELOAD = web.AppKey("reload", Callable[[], Awaitable[list[str]]])
+RELOAD = web.AppKey("reload", Reload)
 READY = web.AppKey("ready", Callable[[], bool])
 
 

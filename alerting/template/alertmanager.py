@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from alerting.regex import match_string, must_compile, replace_all
 from alerting.template.exec import Limits
+from alerting.template.goregexp import match, re_replace_all
 from alerting.template.gostrings import cases_title, to_lower, to_upper
 from alerting.template.gotime import GoTime
 from alerting.template.gotypes import GoFunc, GoType, register
@@ -172,19 +172,15 @@ def _join(sep: str, items: list[str]) -> str:
     return sep.join(items)
 
 
-def _re_replace_all(pattern: str, repl: str, text: str) -> str:
-    return replace_all(must_compile(pattern), text, repl)
-
-
 # Alertmanager 0.25's DefaultFuncs, exactly (no trimSpace: that came later).
 FUNCS: dict[str, GoFunc] = {
     "toUpper": GoFunc(to_upper, ("string",)),
     "toLower": GoFunc(to_lower, ("string",)),
     "title": GoFunc(cases_title, ("string",)),
     "join": GoFunc(_join, ("string", "[]string")),
-    "match": GoFunc(match_string, ("string", "string")),
+    "match": GoFunc(match, ("string", "string")),
     "safeHtml": GoFunc(lambda text: text, ("string",)),
-    "reReplaceAll": GoFunc(_re_replace_all, ("string", "string", "string")),
+    "reReplaceAll": GoFunc(re_replace_all, ("string", "string", "string")),
     "stringSlice": GoFunc(lambda *items: list(items), (), "string"),
 }
 

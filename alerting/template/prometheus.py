@@ -14,10 +14,10 @@ from urllib.parse import quote_plus, urlsplit
 
 from alerting.durations import parse_duration
 from alerting.model import Sample
-from alerting.regex import compile_go_regex, match_string, must_compile, replace_all
 from alerting.template.errors import TemplateError
 from alerting.template.exec import Limits, print_value
 from alerting.template.gofmt import format_float, format_value
+from alerting.template.goregexp import match, re_replace_all
 from alerting.template.gostrings import (
     is_ip,
     join_host_port,
@@ -270,10 +270,6 @@ def _args(*values: object) -> ArgsMap:
     return ArgsMap((f"arg{i}", v) for i, v in enumerate(values))
 
 
-def _re_replace_all(pattern: str, repl: str, text: str) -> str:
-    return replace_all(must_compile(pattern), text, repl)
-
-
 def _sort_by_label(name: str, result: list) -> list:
     if any(isinstance(s, GoNil) or s is None for s in result):
         raise GoError(_NIL_DEREF)
@@ -315,20 +311,15 @@ def _parse_duration(text: str) -> float:
         raise GoError(str(err)) from None
 
 
-def _match(pattern: str, text: str) -> bool:
-    compile_go_regex(pattern)
-    return match_string(pattern, text)
-
-
 STATIC_FUNCS: dict[str, GoFunc] = {
     "first": GoFunc(_first, (_RESULT,)),
     "label": GoFunc(_label, ("string", _SAMPLE)),
     "value": GoFunc(_value, (_SAMPLE,)),
     "strvalue": GoFunc(_strvalue, (_SAMPLE,)),
     "args": GoFunc(_args, (), "any"),
-    "reReplaceAll": GoFunc(_re_replace_all, ("string", "string", "string")),
+    "reReplaceAll": GoFunc(re_replace_all, ("string", "string", "string")),
     "safeHtml": GoFunc(lambda text: text, ("string",)),
-    "match": GoFunc(_match, ("string", "string")),
+    "match": GoFunc(match, ("string", "string")),
     "title": GoFunc(strings_title, ("string",)),
     "toUpper": GoFunc(to_upper, ("string",)),
     "toLower": GoFunc(to_lower, ("string",)),
