@@ -4,117 +4,20 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Annotated, Any
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    SecretStr,
-    ValidationInfo,
-    field_validator,
-    model_validator,
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
+
+from alerting.configbase import (
+    Duration,
+    HTTPClientConfig,
+    LabelName,
+    Model,
+    relative_to_config,
 )
-
-from alerting.durations import parse_duration
-from alerting.labels import LABEL_NAME_RE
 from alerting.validation import validate_document
 from alerting.yaml_source import Problem, YamlError, load_file
 
-
-def _duration(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, str):
-        raise ValueError(f"not a valid duration string: {value!r} (write it like 30s, 5m or 1h30m)")
-    return parse_duration(value)
-
-
-def _label_name(value: Any) -> str:
-    if not isinstance(value, str) or not LABEL_NAME_RE.match(value):
-        raise ValueError(f"{value!r} is not a valid label name")
-    return value
-
-
-Duration = Annotated[float, BeforeValidator(_duration)]
-LabelName = Annotated[str, BeforeValidator(_label_name)]
-
-
-def _relative_to_config(value: str, info: ValidationInfo) -> str:
-    base = (info.context or {}).get("base_dir")
-    if not value or base is None or Path(value).is_absolute():
-        return value
-    return str(Path(base) / value)
-
-
-class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-
-class BasicAuth(Model):
-    username: str = ""
-    password: SecretStr | None = None
-    password_file: str = ""
-
-    _resolve = field_validator("password_file")(_relative_to_config)
-
-    @model_validator(mode="after")
-    def _one_password(self) -> BasicAuth:
-        if self.password is not None and self.password_file:
-            raise ValueError("at most one of basic_auth password and password_file must be set")
-        return self
-
-
-class Authorization(Model):
-    type: str = "Bearer"
-    credentials: SecretStr | None = None
-    credentials_file: str = ""
-
-    _resolve = field_validator("credentials_file")(_relative_to_config)
-
-    @model_validator(mode="after")
-    def _one_credential(self) -> Authorization:
-        if self.credentials is not None and self.credentials_file:
-            raise ValueError("at most one of authorization credentials and credentials_file")
-        return self
-
-
-class TLSConfig(Model):
-    ca_file: str = ""
-    cert_file: str = ""
-    key_file: str = ""
-    server_name: str = ""
-    insecure_skip_verify: bool = False
-    min_version: str = ""
-
-    _resolve = field_validator("ca_file", "cert_file", "key_file")(_relative_to_config)
-
-
-class HTTPClientConfig(Model):
-    """Prometheus's common HTTP client options, as in prometheus.yml and alertmanager.yml."""
-
-    basic_auth: BasicAuth | None = None
-    authorization: Authorization | None = None
-    bearer_token: SecretStr | None = None
-    bearer_token_file: str = ""
-    tls_config: TLSConfig = Field(default_factory=TLSConfig)
-    proxy_url: str = ""
-    follow_redirects: bool = True
-    enable_http2: bool = True
-
-    _resolve = field_validator("bearer_token_file")(_relative_to_config)
-
-    @model_validator(mode="after")
-    def _one_auth_method(self) -> HTTPClientConfig:
-        methods = [
-            self.basic_auth is not None,
-            self.authorization is not None,
-            self.bearer_token is not None or bool(self.bearer_token_file),
-        ]
-        if sum(methods) > 1:
-            raise ValueError(
-                "at most one of basic_auth, authorization and bearer_token(_file) must be set"
-            )
-        return self
+__all__ = ["Config", "ConfigError", "Duration", "HTTPClientConfig", "Model", "load_config"]
 
 
 class GlobalConfig(Model):
@@ -163,7 +66,7 @@ class GlobalConfig(Model):
         "slack_api_url_file",
         "opsgenie_api_key_file",
         "victorops_api_key_file",
-    )(_relative_to_config)
+    )(relative_to_config)
 
     @field_validator("evaluation_interval", "resolve_timeout")
     @classmethod
@@ -201,7 +104,7 @@ class StorageConfig(Model):
     def _resolve_path(cls, value: str, info: ValidationInfo) -> str:
         if value.startswith(("postgres://", "postgresql://")):
             return value
-        return _relative_to_config(value, info)
+        return relative_to_config(value, info)
 
 
 class ServerConfig(Model):
@@ -238,7 +141,7 @@ class Config(Model):
     @field_validator("rule_files")
     @classmethod
     def _resolve_globs(cls, value: list[str], info: ValidationInfo) -> list[str]:
-        return [_relative_to_config(pattern, info) for pattern in value]
+        return [relative_to_config(pattern, info) for pattern in value]
 
 
 class ConfigError(Exception):

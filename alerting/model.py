@@ -61,10 +61,14 @@ class Alert:
     ends_at: float = 0.0
     generator_url: str = ""
     updated_at: float = 0.0
+    # Sources that already know it (the evaluator) pass it in; otherwise computed once.
+    cached_fingerprint: str = field(default="", repr=False, compare=False)
 
     @property
     def fingerprint(self) -> str:
-        return fingerprint_hex(self.labels)
+        if not self.cached_fingerprint:
+            self.cached_fingerprint = fingerprint_hex(self.labels)
+        return self.cached_fingerprint
 
     def resolved_at(self, now: float) -> bool:
         return 0.0 < self.ends_at <= now

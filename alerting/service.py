@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
-from pydantic import SecretStr
 
 from alerting.api.app import create_app
 from alerting.clock import Clock, RealClock
 from alerting.config import Config, ConfigError, PrometheusDatasource, load_config, split_host_port
+from alerting.configbase import read_secret
 from alerting.datasource import PrometheusClient
 from alerting.metrics import Metrics
 from alerting.rules.group import Environment
@@ -45,11 +45,13 @@ def load_everything(path: str | Path) -> Loaded:
 def datasource_from(cfg: PrometheusDatasource) -> PrometheusClient:
     basic = None
     if cfg.basic_auth:
-        password = _secret(cfg.basic_auth.password, cfg.basic_auth.password_file)
+        password = read_secret(cfg.basic_auth.password, cfg.basic_auth.password_file)
         basic = (cfg.basic_auth.username, password)
-    token = _secret(cfg.bearer_token, cfg.bearer_token_file) or None
+    token = read_secret(cfg.bearer_token, cfg.bearer_token_file) or None
     if cfg.authorization:
-        token = _secret(cfg.authorization.credentials, cfg.authorization.credentials_file) or None
+        token = (
+            read_secret(cfg.authorization.credentials, cfg.authorization.credentials_file) or None
+        )
     return PrometheusClient(
         cfg.url,
         timeout=cfg.timeout,
@@ -66,12 +68,6 @@ def tune_gc() -> None:
     """Collect less often: with 100k long-lived alerts, CPython's default threshold (700 new
     objects) rescans them many times per evaluation, which costs more than the evaluation."""
     gc.set_threshold(50_000, 20, 100)
-
-
-def _secret(value: SecretStr | None, file: str) -> str:
-    if file:
-        return Path(file).read_text(encoding="utf-8").strip()
-    return value.get_secret_value() if value is not None else ""
 
 
 class Service:

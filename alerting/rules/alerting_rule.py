@@ -190,6 +190,7 @@ class AlertingRule:
             starts_at=alert.fired_at or alert.active_at,
             ends_at=ends_at or 0.0,
             generator_url=external_url + self.generator_path,
+            cached_fingerprint=alert.fingerprint,
         )
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import promql_parser
 from pydantic import ConfigDict, Field
 
-from alerting.config import Duration, Model
+from alerting.configbase import Duration, Model
 from alerting.labels import LABEL_NAME_RE
 from alerting.rules.spec import GroupSpec, RuleSpec
 from alerting.template import TemplateError
