@@ -1,4 +1,5 @@
-"""Persistence of rule-evaluation state, so a restart resumes pending, firing and resolved alerts."""
+"""Persistence, so a restart resumes rule alerts, the notification log, notifications in flight
+and silences."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from alerting.model import RuleAlert
+from alerting.notify.nflog import LogEntry
+from alerting.notify.outbox import OutboxItem
 
 _POSTGRES_SCHEMES = ("postgres://", "postgresql://")
 
@@ -62,6 +65,41 @@ class Store(Protocol):
         ...
 
 
+@dataclass(slots=True)
+class NotificationState:
+    """What the notification side gets back at start."""
+
+    log: list[LogEntry]
+    outbox: list[OutboxItem]
+    silences: dict[str, str]  # id -> silence as Alertmanager API v2 JSON
+
+
+class NotificationStore(Protocol):
+    """The notification log, the outbox and silences. Each call is one durable transaction."""
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def load_notification_state(self) -> NotificationState: ...
+
+    async def put_outbox(self, item: OutboxItem) -> None:
+        """Written before the first attempt to send `item`."""
+        ...
+
+    async def record_sent(self, entry: LogEntry) -> None:
+        """Log a notification as sent and take it out of the outbox, atomically."""
+        ...
+
+    async def drop_outbox(self, key: tuple[str, str]) -> None:
+        """A notification given up on: the next flush of its group decides afresh."""
+        ...
+
+    async def expire_log(self, keys: list[tuple[str, str]]) -> None: ...
+
+    async def save_silences(self, upserts: dict[str, str], deletes: list[str]) -> None: ...
+
+
 def open_store(location: str) -> Store:
     """The store for a `storage.path` setting: a SQLite file path, or a PostgreSQL DSN."""
     if location.startswith(_POSTGRES_SCHEMES):
@@ -70,3 +108,11 @@ def open_store(location: str) -> Store:
     from alerting.store.sqlite import SqliteStore
 
     return SqliteStore(location)
+
+
+def open_notification_store(location: str) -> NotificationStore:
+    if location.startswith(_POSTGRES_SCHEMES):
+        raise NotImplementedError("PostgreSQL storage arrives with HA support")
+    from alerting.store.sqlite_notifications import SqliteNotificationStore
+
+    return SqliteNotificationStore(location)

@@ -50,6 +50,38 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        "notification log, notifications in flight, silences",
+        (
+            # firing and resolved: JSON arrays of alert fingerprints.
+            """
+            CREATE TABLE notification_log (
+                group_key TEXT NOT NULL,
+                integration TEXT NOT NULL,
+                sent_at REAL NOT NULL,
+                firing TEXT NOT NULL,
+                resolved TEXT NOT NULL,
+                expires_at REAL NOT NULL,
+                PRIMARY KEY (group_key, integration)
+            )
+            """,
+            """
+            CREATE TABLE outbox (
+                group_key TEXT NOT NULL,
+                integration TEXT NOT NULL,
+                notification TEXT NOT NULL,
+                PRIMARY KEY (group_key, integration)
+            )
+            """,
+            # body: the silence in Alertmanager's API v2 JSON.
+            """
+            CREATE TABLE silence (
+                id TEXT PRIMARY KEY,
+                body TEXT NOT NULL
+            )
+            """,
+        ),
+    ),
 )
 
 LATEST_VERSION = len(MIGRATIONS)

@@ -1,0 +1,118 @@
+"""Takes alerts in from every source, keeps them, routes them and runs their aggregation groups."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+from contextlib import suppress
+
+from alerting.clock import Clock
+from alerting.dispatch.alerts import AlertStore, normalize
+from alerting.dispatch.group import AggregationGroup, Notify
+from alerting.dispatch.route import Route, group_key, group_labels
+from alerting.model import Alert
+
+log = logging.getLogger(__name__)
+
+# Alertmanager's intervals: empty groups are removed every 30 s, resolved alerts every 30 min.
+MAINTENANCE_INTERVAL = 30.0
+ALERT_GC_INTERVAL = 1800.0
+
+Observer = Callable[[Alert], None]
+
+
+class Dispatcher:
+    """The one path alerts take in, whether from rule evaluation or `POST /api/v2/alerts`."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        route: Route,
+        notify: Notify,
+        *,
+        resolve_timeout: float = 300.0,
+        observers: Iterable[Observer] = (),
+    ) -> None:
+        self.clock = clock
+        self.alerts = AlertStore()
+        self.route = route
+        self.resolve_timeout = resolve_timeout
+        # By route and group key: sibling routes with the same matchers share a key, not groups.
+        self.groups: dict[tuple[int, str], AggregationGroup] = {}
+        self._notify = notify
+        self._observers = list(observers)
+        self._maintenance: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._maintenance = asyncio.create_task(self._maintain(), name="dispatch maintenance")
+
+    async def stop(self) -> None:
+        if self._maintenance is not None:
+            self._maintenance.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._maintenance
+            self._maintenance = None
+        await self._stop_groups()
+
+    async def reconfigure(
+        self, route: Route, resolve_timeout: float, observers: Iterable[Observer]
+    ) -> None:
+        """As Alertmanager after a reload: new groups, every known alert routed afresh. Alerts
+        older than group_wait make their new group flush at once; the log prevents repeats."""
+        await self._stop_groups()
+        self.route = route
+        self.resolve_timeout = resolve_timeout
+        self._observers = list(observers)
+        now = self.clock.now()
+        for alert in list(self.alerts):
+            self._observe(alert)
+            self._route(alert, now)
+
+    def ingest(self, alerts: Iterable[Alert]) -> None:
+        """Accept alerts as Alertmanager's API does: fill in times, merge, route."""
+        now = self.clock.now()
+        for alert in alerts:
+            stored = self.alerts.put(normalize(alert, now, self.resolve_timeout))
+            self._observe(stored)
+            self._route(stored, now)
+
+    async def ingest_async(self, alerts: list[Alert]) -> None:
+        """`ingest` as the evaluator's sink."""
+        self.ingest(alerts)
+
+    def _observe(self, alert: Alert) -> None:
+        for observe in self._observers:
+            observe(alert)
+
+    def _route(self, alert: Alert, now: float) -> None:
+        for route in self.route.match(alert.labels):
+            labels = group_labels(route, alert.labels)
+            key = group_key(route, labels)
+            group = self.groups.get((id(route), key))
+            if group is None:
+                group = AggregationGroup(route, labels, key, self.clock, self._notify)
+                self.groups[(id(route), key)] = group
+                group.insert(alert, now)
+                group.start()
+            else:
+                group.insert(alert, now)
+
+    async def _maintain(self) -> None:
+        next_gc = self.clock.now() + ALERT_GC_INTERVAL
+        while True:
+            await self.clock.sleep_until(self.clock.now() + MAINTENANCE_INTERVAL)
+            await self._drop_empty_groups()
+            if self.clock.now() >= next_gc:
+                self.alerts.gc(self.clock.now())
+                next_gc = self.clock.now() + ALERT_GC_INTERVAL
+
+    async def _drop_empty_groups(self) -> None:
+        for key, group in list(self.groups.items()):
+            if group.empty():
+                del self.groups[key]
+                await group.stop()
+
+    async def _stop_groups(self) -> None:
+        groups, self.groups = list(self.groups.values()), {}
+        await asyncio.gather(*(group.stop() for group in groups))

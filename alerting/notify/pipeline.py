@@ -1,0 +1,205 @@
+"""What a flush goes through: inhibition, time intervals, silences, then per integration dedup,
+delivery with retry and the notification log, as Alertmanager's notification pipeline."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from alerting.channels import Channel, Notification
+from alerting.clock import Clock
+from alerting.model import Alert
+from alerting.notify.inhibit import Inhibitor
+from alerting.notify.nflog import LOG_RETENTION, LogEntry, NotificationLog, needs_update
+from alerting.notify.outbox import OutboxItem
+from alerting.notify.retry import DeliveryFailed, deliver
+from alerting.notify.silence import Silences
+from alerting.notify.time_intervals import TimeIntervals
+from alerting.store import NotificationStore
+
+log = logging.getLogger(__name__)
+
+# Alertmanager gives a flush at least this long before abandoning its notifications.
+MIN_FLUSH_TIMEOUT = 10.0
+# How long a notification found in flight at start may take to be re-sent.
+REPLAY_TIMEOUT = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class Integration:
+    """One entry of a receiver's `*_configs`, named as Alertmanager names it in its log."""
+
+    receiver: str
+    index: int  # position among the receiver's integrations of the same kind
+    channel: Channel
+
+    @property
+    def name(self) -> str:
+        return f"{self.receiver}/{self.channel.kind}/{self.index}"
+
+
+@dataclass(frozen=True, slots=True)
+class Flush:
+    """One flush of one aggregation group, as its route configures it."""
+
+    receiver: str
+    group_key: str
+    group_labels: Mapping[str, str]
+    alerts: Sequence[Alert]  # sorted; ends_at is 0 unless resolved at `now`
+    now: float
+    group_interval: float
+    repeat_interval: float
+    mute_time_intervals: tuple[str, ...] = ()
+    active_time_intervals: tuple[str, ...] = ()
+
+    @property
+    def deadline(self) -> float:
+        """Notifications still unsent by the group's next flush are abandoned."""
+        return self.now + max(self.group_interval, MIN_FLUSH_TIMEOUT)
+
+
+@dataclass(slots=True)
+class Stages:
+    """The configured parts of the pipeline; a reload swaps them as a whole."""
+
+    receivers: dict[str, list[Integration]]
+    inhibitor: Inhibitor
+    time_intervals: TimeIntervals
+    external_url: str = ""
+
+
+@dataclass
+class Pipeline:
+    clock: Clock
+    store: NotificationStore
+    nflog: NotificationLog
+    silences: Silences
+    stages: Stages
+    _busy: KeyedLocks = field(default_factory=lambda: KeyedLocks())
+
+    async def flush(self, flush: Flush) -> bool:
+        """Notify every integration of the receiver; true when none failed (muted counts as ok)."""
+        alerts = self._unmuted(flush)
+        if not alerts:
+            return True
+        integrations = self.stages.receivers.get(flush.receiver, [])
+        results = await asyncio.gather(*(self._notify(i, flush, alerts) for i in integrations))
+        return all(results)
+
+    async def replay(self, items: Sequence[OutboxItem]) -> None:
+        """Re-send what was in flight when the daemon last stopped, then log it as sent."""
+        by_name = {i.name: i for ints in self.stages.receivers.values() for i in ints}
+        for item in items:
+            integration = by_name.get(item.integration)
+            if integration is None:
+                await self.store.drop_outbox(item.key)
+                continue
+            async with self._busy.hold(item.key):
+                await self._send(integration, item.notification, self.clock.now() + REPLAY_TIMEOUT)
+
+    def _unmuted(self, flush: Flush) -> list[Alert]:
+        now = flush.now
+        stages = self.stages
+        alerts = [a for a in flush.alerts if stages.inhibitor.mutes(a.labels, now) is None]
+        if not alerts:
+            return []
+        if not stages.time_intervals.active(flush.active_time_intervals, now):
+            return []
+        if stages.time_intervals.muted(flush.mute_time_intervals, now):
+            return []
+        return [a for a in alerts if not self.silences.mutes(a.labels, now)]
+
+    async def _notify(self, integration: Integration, flush: Flush, alerts: list[Alert]) -> bool:
+        firing, resolved = _sets(alerts)
+        key = (flush.group_key, integration.name)
+        async with self._busy.hold(key):
+            entry = self.nflog.get(*key)
+            send_resolved = integration.channel.send_resolved
+            if not needs_update(
+                entry,
+                firing,
+                resolved,
+                send_resolved=send_resolved,
+                repeat_interval=flush.repeat_interval,
+                now=flush.now,
+            ):
+                return True
+            if not send_resolved and not firing:
+                # Nothing to tell this receiver, but log it so the resolve is not news next time.
+                await self._record(integration, flush.group_key, firing, resolved)
+                return True
+            notification = Notification(
+                receiver=flush.receiver,
+                group_key=flush.group_key,
+                group_labels=flush.group_labels,
+                alerts=alerts if send_resolved else [a for a in alerts if not a.ends_at],
+                now=flush.now,
+                external_url=self.stages.external_url,
+            )
+            return await self._send(integration, notification, flush.deadline, (firing, resolved))
+
+    async def _send(
+        self,
+        integration: Integration,
+        notification: Notification,
+        deadline: float,
+        sets: tuple[frozenset[str], frozenset[str]] | None = None,
+    ) -> bool:
+        item = OutboxItem(integration.name, notification)
+        await self.store.put_outbox(item)
+        try:
+            await deliver(integration.channel, notification, self.clock, deadline)
+        except DeliveryFailed as error:
+            log.error(
+                "notify failed",
+                extra={"integration": integration.name, "group_key": notification.group_key,
+                       "attempts": error.attempts, "error": str(error)},
+            )
+            await self.store.drop_outbox(item.key)
+            return False
+        firing, resolved = sets or _sets(notification.alerts)
+        await self._record(integration, notification.group_key, firing, resolved)
+        return True
+
+    async def _record(
+        self,
+        integration: Integration,
+        group_key: str,
+        firing: frozenset[str],
+        resolved: frozenset[str],
+    ) -> None:
+        now = self.clock.now()
+        entry = LogEntry(group_key, integration.name, now, firing, resolved, now + LOG_RETENTION)
+        await self.store.record_sent(entry)
+        self.nflog.record(entry)
+
+class KeyedLocks:
+    """One notification at a time per group and integration (a replay and a flush may meet);
+    a lock lives only while someone holds or awaits it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[tuple[str, str], tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: tuple[str, str]) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
+def _sets(alerts: Sequence[Alert]) -> tuple[frozenset[str], frozenset[str]]:
+    return (
+        frozenset(a.fingerprint for a in alerts if not a.ends_at),
+        frozenset(a.fingerprint for a in alerts if a.ends_at),
+    )

@@ -1,0 +1,146 @@
+"""The notification log, outbox and silences in the SQLite file, on a connection of their own.
+
+A connection separate from rule state's keeps the two writers independent: evaluation batches
+never wait behind a notification write, and WAL mode lets SQLite order the two safely.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import aiosqlite
+
+from alerting.notify.nflog import LogEntry
+from alerting.notify.outbox import OutboxItem, decode_notification, encode_notification
+from alerting.store import NotificationState, StoreError
+from alerting.store.migrations import migrate
+from alerting.store.sqlite import BUSY_TIMEOUT_MS, MEMORY
+
+_UPSERT_LOG = """
+    INSERT INTO notification_log (group_key, integration, sent_at, firing, resolved, expires_at)
+    VALUES (?, ?, ?, ?, ?, ?)
+    ON CONFLICT (group_key, integration) DO UPDATE SET
+        sent_at = excluded.sent_at, firing = excluded.firing, resolved = excluded.resolved,
+        expires_at = excluded.expires_at
+"""
+_DELETE_LOG = "DELETE FROM notification_log WHERE group_key = ? AND integration = ?"
+_PUT_OUTBOX = """
+    INSERT INTO outbox (group_key, integration, notification) VALUES (?, ?, ?)
+    ON CONFLICT (group_key, integration) DO UPDATE SET notification = excluded.notification
+"""
+_DELETE_OUTBOX = "DELETE FROM outbox WHERE group_key = ? AND integration = ?"
+_UPSERT_SILENCE = """
+    INSERT INTO silence (id, body) VALUES (?, ?)
+    ON CONFLICT (id) DO UPDATE SET body = excluded.body
+"""
+
+
+class SqliteNotificationStore:
+    def __init__(self, location: str) -> None:
+        self._location = location
+        self._conn: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        if self._location != MEMORY:
+            Path(self._location).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = await aiosqlite.connect(self._location, isolation_level=None)
+        except sqlite3.DatabaseError as error:
+            raise StoreError(f"{self._location}: {error}") from error
+        try:
+            await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            await conn.execute("PRAGMA journal_mode = WAL")
+            await conn.execute("PRAGMA synchronous = NORMAL")
+            await migrate(conn, self._location)
+        except BaseException:
+            await conn.close()
+            raise
+        self._conn = conn
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            async with self._lock:
+                await self._conn.close()
+                self._conn = None
+
+    async def load_notification_state(self) -> NotificationState:
+        async with self._transaction("BEGIN") as conn:
+            log_rows = await conn.execute_fetchall(
+                "SELECT group_key, integration, sent_at, firing, resolved, expires_at"
+                " FROM notification_log"
+            )
+            outbox_rows = await conn.execute_fetchall(
+                "SELECT integration, notification FROM outbox"
+            )
+            silence_rows = await conn.execute_fetchall("SELECT id, body FROM silence")
+        return NotificationState(
+            log=[_log_entry(row) for row in log_rows],
+            outbox=[OutboxItem(i, decode_notification(text)) for i, text in outbox_rows],
+            silences=dict(silence_rows),
+        )
+
+    async def put_outbox(self, item: OutboxItem) -> None:
+        row = (*item.key, encode_notification(item.notification))
+        async with self._transaction() as conn:
+            await conn.execute(_PUT_OUTBOX, row)
+
+    async def record_sent(self, entry: LogEntry) -> None:
+        async with self._transaction() as conn:
+            await conn.execute(_UPSERT_LOG, _log_row(entry))
+            await conn.execute(_DELETE_OUTBOX, entry.key)
+
+    async def drop_outbox(self, key: tuple[str, str]) -> None:
+        async with self._transaction() as conn:
+            await conn.execute(_DELETE_OUTBOX, key)
+
+    async def expire_log(self, keys: list[tuple[str, str]]) -> None:
+        async with self._transaction() as conn:
+            await conn.executemany(_DELETE_LOG, keys)
+
+    async def save_silences(self, upserts: dict[str, str], deletes: list[str]) -> None:
+        async with self._transaction() as conn:
+            await conn.executemany(_UPSERT_SILENCE, list(upserts.items()))
+            await conn.executemany("DELETE FROM silence WHERE id = ?", [(i,) for i in deletes])
+
+    @asynccontextmanager
+    async def _transaction(self, begin: str = "BEGIN IMMEDIATE") -> AsyncIterator[aiosqlite.Connection]:
+        async with self._lock:
+            conn = self._conn
+            if conn is None:
+                raise StoreError(f"{self._location}: store is not open")
+            await conn.execute(begin)
+            try:
+                yield conn
+            except BaseException:
+                await conn.rollback()
+                raise
+            await conn.commit()
+
+
+def _log_row(entry: LogEntry) -> tuple[object, ...]:
+    return (
+        entry.group_key,
+        entry.integration,
+        entry.sent_at,
+        json.dumps(sorted(entry.firing)),
+        json.dumps(sorted(entry.resolved)),
+        entry.expires_at,
+    )
+
+
+def _log_entry(row: tuple[object, ...]) -> LogEntry:
+    group_key, integration, sent_at, firing, resolved, expires_at = row
+    return LogEntry(
+        group_key=str(group_key),
+        integration=str(integration),
+        sent_at=float(sent_at),  # type: ignore[arg-type]
+        firing=frozenset(json.loads(str(firing))),
+        resolved=frozenset(json.loads(str(resolved))),
+        expires_at=float(expires_at),  # type: ignore[arg-type]
+    )
