@@ -12,6 +12,7 @@ from alerting.dispatch.alerts import AlertStore, normalize
 from alerting.dispatch.group import AggregationGroup, Notify
 from alerting.dispatch.route import Route, group_key, group_labels
 from alerting.model import Alert
+from alerting.notify.pipeline import Flush
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,9 @@ class Dispatcher:
         self._notify = notify
         self._observers = list(observers)
         self._maintenance: asyncio.Task[None] | None = None
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     def start(self) -> None:
         self._maintenance = asyncio.create_task(self._maintain(), name="dispatch maintenance")
@@ -81,6 +85,20 @@ class Dispatcher:
         """`ingest` as the evaluator's sink."""
         self.ingest(alerts)
 
+    async def wait_idle(self) -> None:
+        """Return once no flush is in progress (tests advance a manual clock, then wait here)."""
+        await self._idle.wait()
+
+    async def _tracked_notify(self, flush: Flush) -> bool:
+        self._in_flight += 1
+        self._idle.clear()
+        try:
+            return await self._notify(flush)
+        finally:
+            self._in_flight -= 1
+            if not self._in_flight:
+                self._idle.set()
+
     def _observe(self, alert: Alert) -> None:
         for observe in self._observers:
             observe(alert)
@@ -91,7 +109,7 @@ class Dispatcher:
             key = group_key(route, labels)
             group = self.groups.get((id(route), key))
             if group is None:
-                group = AggregationGroup(route, labels, key, self.clock, self._notify)
+                group = AggregationGroup(route, labels, key, self.clock, self._tracked_notify)
                 self.groups[(id(route), key)] = group
                 group.insert(alert, now)
                 group.start()

@@ -1,0 +1,1 @@
+"""Notification pipeline stages: inhibition, time intervals, silences, dedup, retry."""
