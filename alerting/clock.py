@@ -34,6 +34,7 @@ class ManualClock:
         self._now = start
         self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
         self._seq = itertools.count()
+        self._new_sleeper = asyncio.Condition()
 
     def now(self) -> float:
         return self._now
@@ -44,7 +45,19 @@ class ManualClock:
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._sleepers, (deadline, next(self._seq), future))
+        async with self._new_sleeper:
+            self._new_sleeper.notify_all()
         await future
+
+    async def wait_for_sleeper(self, before: float) -> None:
+        """Return once some task sleeps until a time earlier than `before` (work that went off
+        to do real I/O, such as a retried request, is back waiting on this clock)."""
+
+        def sleeping() -> bool:
+            return any(d < before and not f.done() for d, _, f in self._sleepers)
+
+        async with self._new_sleeper:
+            await self._new_sleeper.wait_for(sleeping)
 
     async def advance(self, seconds: float) -> None:
         await self.set(self._now + seconds)

@@ -7,12 +7,22 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
+from alerting.channels.webhook import UNKNOWN_KEY_HINTS as WEBHOOK_HINTS
+from alerting.channels.webhook import WebhookSpec
 from alerting.configbase import (
     Duration,
     HTTPClientConfig,
     LabelName,
     Model,
     relative_to_config,
+)
+from alerting.dispatch.route import RouteSpec, route_problems
+from alerting.labels import go_quote
+from alerting.notify.inhibit import InhibitRuleSpec
+from alerting.notify.time_intervals import (
+    MuteTimeIntervalSpec,
+    TimeIntervalSpec,
+    duplicate_names,
 )
 from alerting.validation import validate_document
 from alerting.yaml_source import Problem, YamlError, load_file
@@ -131,17 +141,68 @@ def split_host_port(value: str) -> tuple[str, int]:
     return host, int(port)
 
 
+class ReceiverSpec(Model):
+    """A receiver of alertmanager.yml; a receiver with no integrations swallows notifications."""
+
+    name: str = Field(min_length=1)
+    webhook_configs: list[WebhookSpec] = Field(default_factory=list)
+
+
 class Config(Model):
     global_: GlobalConfig = Field(default_factory=GlobalConfig, alias="global")
     datasource: DatasourceConfig
     rule_files: list[str] = Field(default_factory=list)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
+    # Alertmanager's sections, pasted from alertmanager.yml. Without `route` nothing is notified.
+    route: RouteSpec | None = None
+    receivers: list[ReceiverSpec] = Field(default_factory=list)
+    inhibit_rules: list[InhibitRuleSpec] = Field(default_factory=list)
+    time_intervals: list[TimeIntervalSpec] = Field(default_factory=list)
+    mute_time_intervals: list[MuteTimeIntervalSpec] = Field(default_factory=list)
+    templates: list[str] = Field(default_factory=list)
 
-    @field_validator("rule_files")
+    @field_validator("rule_files", "templates")
     @classmethod
     def _resolve_globs(cls, value: list[str], info: ValidationInfo) -> list[str]:
         return [relative_to_config(pattern, info) for pattern in value]
+
+
+def _reference_problems(config: Config) -> list[tuple[tuple[str | int, ...], str]]:
+    """What Alertmanager checks across sections once each has parsed, with its messages."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    receivers = _unique_names(
+        [("receivers", i, s.name) for i, s in enumerate(config.receivers)],
+        "notification config name {} is not unique",
+        problems,
+    )
+    problems.extend(
+        (p.path, p.message)
+        for p in duplicate_names(config.mute_time_intervals, config.time_intervals)
+    )
+    intervals = {s.name for s in [*config.time_intervals, *config.mute_time_intervals]}
+    if config.route is None:
+        if config.receivers:
+            problems.append(((), "receivers are configured but there is no route: add one"))
+        return problems
+    problems.extend(
+        (("route", *path), message)
+        for path, message in route_problems(config.route, receivers, intervals)
+    )
+    return problems
+
+
+def _unique_names(
+    named: list[tuple[str, int, str]],
+    message: str,
+    problems: list[tuple[tuple[str | int, ...], str]],
+) -> set[str]:
+    seen: set[str] = set()
+    for section, index, name in named:
+        if name in seen:
+            problems.append(((section, index, "name"), message.format(go_quote(name))))
+        seen.add(name)
+    return seen
 
 
 class ConfigError(Exception):
@@ -166,8 +227,30 @@ _HINTS: dict[str, str] = {
 }
 
 
+_LATER_INTEGRATIONS = ("email_configs", "slack_configs", "pagerduty_configs")
+_FOREIGN_INTEGRATIONS = (
+    "opsgenie_configs",
+    "wechat_configs",
+    "pushover_configs",
+    "victorops_configs",
+    "sns_configs",
+    "telegram_configs",
+    "webex_configs",
+    "discord_configs",
+)
+
+
 def _hint(parent: tuple[str | int, ...], key: str) -> str | None:
-    return _HINTS.get(key) if not parent else None
+    if not parent:
+        return _HINTS.get(key)
+    if parent[0] == "receivers" and len(parent) == 2:
+        if key in _LATER_INTEGRATIONS:
+            return "this release delivers to webhook_configs only"
+        if key in _FOREIGN_INTEGRATIONS:
+            return "alerting does not deliver there; point a webhook_configs entry at a bridge"
+    if parent[0] == "receivers" and len(parent) == 4 and parent[2] == "webhook_configs":
+        return WEBHOOK_HINTS.get(key)
+    return None
 
 
 def load_config(path: str | Path) -> Config:
@@ -181,6 +264,8 @@ def load_config(path: str | Path) -> Config:
         raise ConfigError([doc.problem((), "the config must be a YAML mapping")])
     context = {"base_dir": str(file.resolve().parent)}
     config, problems = validate_document(Config, doc, context=context, hint=_hint)
+    if config is not None:
+        problems += [doc.problem(path, message) for path, message in _reference_problems(config)]
     if problems or config is None:
         raise ConfigError(problems)
     return config

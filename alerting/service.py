@@ -18,11 +18,13 @@ from alerting.config import Config, ConfigError, PrometheusDatasource, load_conf
 from alerting.configbase import read_secret
 from alerting.datasource import PrometheusClient
 from alerting.metrics import Metrics
+from alerting.model import Alert
+from alerting.notifier import Notifier
 from alerting.rules.group import Environment
 from alerting.rules.loader import load_rule_files
 from alerting.rules.manager import AlertSink, RuleManager
 from alerting.rules.spec import GroupSpec
-from alerting.store import Store, open_store
+from alerting.store import Store, open_notification_store, open_store
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +81,11 @@ class Service:
         self.metrics = Metrics()
         self.loaded = load_everything(self.config_path)
         self.store: Store = open_store(self.loaded.config.storage.path)
-        self.manager = RuleManager(self.clock, self.store, sink)
+        self.notifier = Notifier(
+            self.clock, open_notification_store(self.loaded.config.storage.path)
+        )
+        self._notifying = False
+        self.manager = RuleManager(self.clock, self.store, sink or self._notify)
         self.datasource = datasource_from(self.loaded.config.datasource.prometheus)
         self.started_at = time.time()
         self._ready = False
@@ -96,8 +102,10 @@ class Service:
         try:
             await self.store.open()
             state = await self.store.load_rule_state()
+            await self.notifier.store.open()
             await self._serve()
             config = self.loaded.config
+            await self._configure_notifier(config)
             await self.manager.start(
                 self.loaded.groups, self._environment(), state, config.global_.outage_tolerance
             )
@@ -125,6 +133,7 @@ class Service:
             self._warn_restart_only(loaded.config)
             old_datasource, self.datasource = self.datasource, datasource
             self.loaded = loaded
+            await self._configure_notifier(loaded.config)
             await self.manager.reload(loaded.groups, self._environment())
             await old_datasource.close()
             self.metrics.reloads.labels("success").inc()
@@ -134,6 +143,8 @@ class Service:
     async def stop(self) -> None:
         self._ready = False
         await self.manager.stop()
+        await self.notifier.stop()
+        await self.notifier.store.close()
         await self.store.close()
         await self.datasource.close()
         if self._runner:
@@ -149,6 +160,21 @@ class Service:
         await self.start()
         await stop.wait()
         await self.stop()
+
+    async def _configure_notifier(self, config: Config) -> None:
+        """Notify when the config has a route; start, reload or stop the notifier to match."""
+        if config.route is None:
+            if self._notifying:
+                await self.notifier.stop()
+                self._notifying = False
+        elif self._notifying:
+            await self.notifier.reload(config)
+        else:
+            await self.notifier.start(config)
+            self._notifying = True
+
+    async def _notify(self, alerts: list[Alert]) -> None:
+        await self.notifier.ingest(alerts)
 
     def _environment(self) -> Environment:
         config = self.loaded.config

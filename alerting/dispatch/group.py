@@ -82,7 +82,9 @@ class AggregationGroup:
         if not self.alerts:
             return
         # A copy as of `now`: an alert that resolves later must not look resolved in this one.
-        snapshot = [a if a.resolved_at(now) else replace(a, ends_at=0.0) for a in self.alerts.values()]
+        snapshot = [
+            a if a.resolved_at(now) else replace(a, ends_at=0.0) for a in self.alerts.values()
+        ]
         sort_alerts(snapshot)
         route = self.route
         flush = Flush(

@@ -155,8 +155,12 @@ class Pipeline:
         except DeliveryFailed as error:
             log.error(
                 "notify failed",
-                extra={"integration": integration.name, "group_key": notification.group_key,
-                       "attempts": error.attempts, "error": str(error)},
+                extra={
+                    "integration": integration.name,
+                    "group_key": notification.group_key,
+                    "attempts": error.attempts,
+                    "error": str(error),
+                },
             )
             await self.store.drop_outbox(item.key)
             return False
@@ -175,6 +179,7 @@ class Pipeline:
         entry = LogEntry(group_key, integration.name, now, firing, resolved, now + LOG_RETENTION)
         await self.store.record_sent(entry)
         self.nflog.record(entry)
+
 
 class KeyedLocks:
     """One notification at a time per group and integration (a replay and a flush may meet);

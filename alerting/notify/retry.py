@@ -53,7 +53,9 @@ async def deliver(
             await before(clock, deadline, channel.send(notification))
             return attempt
         except DeadlineExceeded:
-            raise DeliveryFailed(_gave_up(last_error or "deadline passed", attempt), attempt) from None
+            raise DeliveryFailed(
+                _gave_up(last_error or "deadline passed", attempt), attempt
+            ) from None
         except DeliveryError as error:
             if not error.retryable:
                 raise DeliveryFailed(f"{error} (not retried)", attempt) from error

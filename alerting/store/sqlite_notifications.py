@@ -109,7 +109,9 @@ class SqliteNotificationStore:
             await conn.executemany("DELETE FROM silence WHERE id = ?", [(i,) for i in deletes])
 
     @asynccontextmanager
-    async def _transaction(self, begin: str = "BEGIN IMMEDIATE") -> AsyncIterator[aiosqlite.Connection]:
+    async def _transaction(
+        self, begin: str = "BEGIN IMMEDIATE"
+    ) -> AsyncIterator[aiosqlite.Connection]:
         async with self._lock:
             conn = self._conn
             if conn is None:

@@ -10,8 +10,12 @@ NOW = 10_000.0
 REPEAT = 3600.0
 
 
-def entry(firing: set[str], resolved: set[str] = frozenset(), sent_at: float = NOW - 60) -> LogEntry:
-    return LogEntry("{}:{}", "r/webhook/0", sent_at, frozenset(firing), frozenset(resolved), NOW + 1)
+def entry(
+    firing: set[str], resolved: set[str] = frozenset(), sent_at: float = NOW - 60
+) -> LogEntry:
+    return LogEntry(
+        "{}:{}", "r/webhook/0", sent_at, frozenset(firing), frozenset(resolved), NOW + 1
+    )
 
 
 @pytest.mark.parametrize(
