@@ -1,4 +1,4 @@
-"""The `alerting` command: run · check · replay."""
+"""The `alerting` command: run · check · replay · routes test."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import sys
 from datetime import UTC, datetime
 
 from alerting import __version__, logs
-from alerting.config import ConfigError
+from alerting.config import ConfigError, load_config
+from alerting.dispatch.route import build_route_tree, routes_test_output
 from alerting.durations import parse_duration
+from alerting.labels import MatchType, parse_matchers
 from alerting.replay import Line, Progress, count_evaluations, parse_time, replay
 from alerting.rules.group import Environment
 from alerting.service import Loaded, Service, datasource_from, load_everything, tune_gc
@@ -47,6 +49,20 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--step", help="evaluation step for every group (default: each interval)")
     rep.add_argument("--format", choices=["json", "table"], default="json")
     rep.set_defaults(func=_replay)
+
+    routes = sub.add_parser("routes", help="inspect the routing tree")
+    routes_sub = routes.add_subparsers(required=True, metavar="COMMAND")
+    test = routes_sub.add_parser(
+        "test", help="print the receivers an alert with these labels reaches (as amtool)"
+    )
+    test.add_argument("--config", required=True)
+    test.add_argument(
+        "--verify.receivers",
+        dest="verify",
+        help="comma-separated receivers expected; exit 1 if they differ",
+    )
+    test.add_argument("labels", nargs="*", metavar="name=value")
+    test.set_defaults(func=_routes_test)
     return parser
 
 
@@ -75,6 +91,38 @@ def _check(args: argparse.Namespace) -> int:
     rules = sum(len(g.rules) for g in loaded.groups)
     print(f"SUCCESS: {len(loaded.groups)} rule groups, {rules} rules")
     return 0
+
+
+def _routes_test(args: argparse.Namespace) -> int:
+    try:
+        labels = _label_args(args.labels)
+        config = load_config(args.config)
+    except ValueError as exc:
+        print(f"alerting routes test: {exc}", file=sys.stderr)
+        return 2
+    except ConfigError as exc:
+        _print_problems(exc)
+        return 1
+    if config.route is None:
+        print("alerting routes test: the config has no route", file=sys.stderr)
+        return 1
+    output = routes_test_output(build_route_tree(config.route), labels)
+    print(output, end="")
+    if args.verify is not None and output.rstrip("\n") != args.verify:
+        print("WARNING: Expected receivers did not match resolved receivers.", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _label_args(args: list[str]) -> dict[str, str]:
+    """`name=value` arguments, parsed as amtool parses them (quotes allowed, `=` only)."""
+    labels: dict[str, str] = {}
+    for arg in args:
+        matchers = parse_matchers(arg)
+        if len(matchers) != 1 or matchers[0].type is not MatchType.EQUAL:
+            raise ValueError(f"labels must be specified as key=value pairs: {arg!r}")
+        labels[matchers[0].name] = matchers[0].value
+    return labels
 
 
 def _print_problems(exc: ConfigError) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import glob
 import logging
 import signal
 import time
@@ -25,6 +26,9 @@ from alerting.rules.loader import load_rule_files
 from alerting.rules.manager import AlertSink, RuleManager
 from alerting.rules.spec import GroupSpec
 from alerting.store import Store, open_notification_store, open_store
+from alerting.template.alertmanager import NotificationTemplates, load_templates
+from alerting.template.errors import TemplateError
+from alerting.yaml_source import Problem
 
 log = logging.getLogger(__name__)
 
@@ -33,15 +37,31 @@ log = logging.getLogger(__name__)
 class Loaded:
     config: Config
     groups: list[GroupSpec]
+    templates: NotificationTemplates
 
 
 def load_everything(path: str | Path) -> Loaded:
-    """Config plus rule files, or ConfigError with every problem of both."""
+    """Config, rule files and notification templates, or ConfigError with every problem."""
     config = load_config(path)
     groups, problems = load_rule_files(config.rule_files, config.global_.evaluation_interval)
-    if problems:
-        raise ConfigError(problems)
-    return Loaded(config, groups)
+    templates, template_problems = _load_templates(config.templates)
+    if problems or template_problems:
+        raise ConfigError(problems + template_problems)
+    return Loaded(config, groups, templates)
+
+
+def _load_templates(patterns: list[str]) -> tuple[NotificationTemplates, list[Problem]]:
+    templates = load_templates()
+    problems: list[Problem] = []
+    for pattern in patterns:
+        for file in sorted(glob.glob(pattern)):
+            try:
+                templates.add_file(file)
+            except TemplateError as error:
+                problems.append(Problem(file, error.line, error.col, error.message))
+            except (OSError, UnicodeDecodeError) as error:
+                problems.append(Problem(file, 0, 0, f"cannot read template file: {error}"))
+    return templates, problems
 
 
 def datasource_from(cfg: PrometheusDatasource) -> PrometheusClient:

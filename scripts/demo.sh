@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The demo: a local Prometheus scraping itself, the engine and one target that does not exist,
-# and the engine evaluating rules/*.yaml against it. An InstanceDown alert appears within about
-# a minute. Ctrl-C stops everything this script started.
+# the engine evaluating rules/*.yaml against it, and a webhook receiver that prints what the
+# engine notifies. An InstanceDown alert appears within about a minute, and its notification
+# 30 seconds later (group_wait). Ctrl-C stops everything this script started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 
 PROMETHEUS_ADDR=127.0.0.1:19090   # must match datasource.prometheus.url in config.example.yaml
 ENGINE_ADDR=127.0.0.1:9095        # must match server.listen in config.example.yaml
+RECEIVER_ADDR=127.0.0.1:9099      # must match the webhook url in config.example.yaml
 work=$(mktemp -d -t alerting-demo.XXXXXX)
 pids=()
 cleanup() {
@@ -35,6 +37,10 @@ prometheus --config.file="$work/prometheus.yml" --web.listen-address="$PROMETHEU
 pids+=($!)
 echo "demo: Prometheus on http://$PROMETHEUS_ADDR (log: $work/prometheus.log)"
 
+.venv/bin/python scripts/demo_receiver.py "$RECEIVER_ADDR" &
+pids+=($!)
+echo "demo: webhook receiver on http://$RECEIVER_ADDR prints each notification"
+
 .venv/bin/alerting check --config config.example.yaml
 .venv/bin/alerting run --config config.example.yaml --log-format human &
 pids+=($!)
@@ -42,4 +48,4 @@ echo "demo: engine on http://$ENGINE_ADDR — alerts at http://$ENGINE_ADDR/api/
 
 .venv/bin/python scripts/watch_alerts.py "http://$ENGINE_ADDR" &
 pids+=($!)
-wait "${pids[1]}"
+wait "${pids[2]}"

@@ -29,6 +29,48 @@ groups:
 
 CONFIG_CASES = [
     (
+        "route with an undefined receiver",
+        GOOD_CONFIG
+        + "route:\n  receiver: team\n  routes:\n    - receiver: nobody\n"
+        + "receivers:\n  - name: team\n",
+        ['config.yaml:8:17: undefined receiver "nobody" used in route'],
+    ),
+    (
+        "a foreign integration",
+        GOOD_CONFIG
+        + "route: {receiver: a}\nreceivers:\n  - name: a\n  - name: a\n"
+        + "    opsgenie_configs: []\n",
+        # Cross-references are checked once every section parses, as Alertmanager does.
+        [
+            'config.yaml:9:5: unknown field "opsgenie_configs" in receivers[1]; '
+            "alerting does not deliver there; point a webhook_configs entry at a bridge",
+        ],
+    ),
+    (
+        "duplicate receivers",
+        GOOD_CONFIG + "route: {receiver: a}\nreceivers:\n  - name: a\n  - name: a\n",
+        ['config.yaml:8:11: notification config name "a" is not unique'],
+    ),
+    (
+        "receivers without a route",
+        GOOD_CONFIG + "receivers: [{name: a}]\n",
+        ["config.yaml:1:1: receivers are configured but there is no route: add one"],
+    ),
+    (
+        "webhook without url",
+        GOOD_CONFIG
+        + "route:\n  receiver: a\n  routes: [{receiver: a, mute_time_intervals: [night]}]\n"
+        + "receivers:\n  - name: a\n    webhook_configs: [{send_resolved: false}]\n",
+        ["config.yaml:10:23: receivers[0].webhook_configs[0]: missing URL in webhook config"],
+    ),
+    (
+        "unknown time interval",
+        GOOD_CONFIG
+        + "route:\n  receiver: a\n  routes: [{receiver: a, mute_time_intervals: [night]}]\n"
+        + "receivers: [{name: a}]\n",
+        ['config.yaml:7:48: undefined time interval "night" used in route'],
+    ),
+    (
         "unknown top-level key with a hint",
         GOOD_CONFIG + "scrape_configs: []\n",
         [
@@ -206,3 +248,10 @@ def test_shipped_config_and_rules_pass_our_check_and_promtool(capsys) -> None:
     rule_files = sorted(str(p) for p in (REPO / "rules").glob("*.yaml"))
     done = subprocess.run([promtool, "check", "rules", *rule_files], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_broken_template_file_is_reported_with_its_position(tmp_path, capsys) -> None:
+    (tmp_path / "bad.tmpl").write_text('{{ define "x" }}\n{{ .Foo \n')
+    code, lines = _check(tmp_path, GOOD_CONFIG + "templates: ['*.tmpl']\n", GOOD_RULES, capsys)
+    assert code == 1
+    assert lines == ["bad.tmpl:3:1: unclosed action started at bad.tmpl:2"]
