@@ -48,6 +48,36 @@ class Metrics:
         self.reloads = Counter(
             "alerting_config_reloads", "Configuration reloads by result.", ["result"], registry=r
         )
+        self.alerts_received = Counter(
+            "alerting_alerts_received",
+            "Alerts handed to dispatch, from rules or pushes.",
+            registry=r,
+        )
+        integration = ["integration"]
+        self.notifications = Counter(
+            "alerting_notifications",
+            "Notifications attempted (each with its retries), by integration kind.",
+            integration,
+            registry=r,
+        )
+        self.notifications_failed = Counter(
+            "alerting_notifications_failed",
+            "Notifications given up on: not retryable, or the flush deadline passed.",
+            integration,
+            registry=r,
+        )
+        self.notification_requests = Counter(
+            "alerting_notification_requests",
+            "Delivery attempts, retries included.",
+            integration,
+            registry=r,
+        )
+        self.notifications_unchanged = Counter(
+            "alerting_notifications_unchanged",
+            "Flushes not sent because the notification log shows the receiver already knows.",
+            integration,
+            registry=r,
+        )
 
     def count_alerts_with(self, count: Callable[[], dict[str, int]]) -> None:
         """Report `alerting_alerts{state}` from one walk over the alerts per scrape."""

@@ -15,6 +15,7 @@ from alerting.config import Config
 from alerting.dispatch.dispatcher import Dispatcher
 from alerting.dispatch.route import build_route_tree
 from alerting.httpclient import new_session
+from alerting.metrics import Metrics
 from alerting.model import Alert
 from alerting.notify.inhibit import Inhibitor
 from alerting.notify.nflog import NotificationLog
@@ -59,9 +60,12 @@ def build_integrations(
 class Notifier:
     """Alerts in (`ingest`), notifications out; owns the dispatcher, pipeline and their state."""
 
-    def __init__(self, clock: Clock, store: NotificationStore) -> None:
+    def __init__(
+        self, clock: Clock, store: NotificationStore, metrics: Metrics | None = None
+    ) -> None:
         self.clock = clock
         self.store = store
+        self.metrics = metrics or Metrics()
         self.silences = Silences()
         self._saved_silences: dict[str, str] = {}
         self._session: aiohttp.ClientSession | None = None
@@ -77,7 +81,7 @@ class Notifier:
         self._session = new_session()
         stages = build_stages(config, self._session)
         self.pipeline = Pipeline(
-            self.clock, self.store, NotificationLog(state.log), self.silences, stages
+            self.clock, self.store, NotificationLog(state.log), self.silences, stages, self.metrics
         )
         self.dispatcher = Dispatcher(
             self.clock,
@@ -118,6 +122,7 @@ class Notifier:
     async def ingest(self, alerts: list[Alert]) -> None:
         """The evaluator's sink, and later the push API's: both hand over the same shape."""
         if self.dispatcher is not None:
+            self.metrics.alerts_received.inc(len(alerts))
             self.dispatcher.ingest(alerts)
 
     async def save_silences(self) -> None:

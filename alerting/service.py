@@ -102,7 +102,7 @@ class Service:
         self.loaded = load_everything(self.config_path)
         self.store: Store = open_store(self.loaded.config.storage.path)
         self.notifier = Notifier(
-            self.clock, open_notification_store(self.loaded.config.storage.path)
+            self.clock, open_notification_store(self.loaded.config.storage.path), self.metrics
         )
         self._notifying = False
         self.manager = RuleManager(self.clock, self.store, sink or self._notify)

@@ -288,3 +288,85 @@ def test_kill_again_right_after_a_restart(daemon: Daemon) -> None:
     daemon.start()
     assert_holds(daemon.alerts(), stored)
     assert daemon.stop() == 0
+
+
+# ---------------------------------------------------------------- notifications across a kill
+
+
+class SlowWebhook:
+    """A webhook receiver in a thread whose first answer waits until `release()`."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, list[str]]] = []  # (Idempotency-Key, fingerprints)
+        self._lock = threading.Lock()
+        self._release = threading.Event()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with outer._lock:
+                    first = not outer.requests
+                    fps = sorted(a["fingerprint"] for a in body["alerts"])
+                    outer.requests.append((self.headers["Idempotency-Key"], fps))
+                if first:
+                    outer._release.wait(DEADLINE)
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *_: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hook"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self.requests)
+
+    def release(self) -> None:
+        self._release.set()
+
+    def close(self) -> None:
+        self.release()
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def _metric(daemon: Daemon, name: str) -> float:
+    body = daemon._get("/metrics") or b""
+    for line in body.decode().splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_kill_while_a_webhook_is_slow_resends_only_what_was_in_flight(
+    daemon: Daemon,
+) -> None:
+    webhook = SlowWebhook()
+    daemon.config.write_text(
+        daemon.config.read_text()
+        + f"""
+route: {{receiver: hook, group_by: [alertname], group_wait: 1s, group_interval: 1s}}
+receivers: [{{name: hook, webhook_configs: [{{url: "{webhook.url}"}}]}}]
+"""
+    )
+    try:
+        daemon.start()
+        wait_for(lambda: webhook.count() == 1, "a notification to be in flight", daemon)
+        daemon.kill()  # the slow receiver has it, but the daemon never heard back
+        webhook.release()
+        daemon.start()
+        wait_for(lambda: webhook.count() == 2, "the in-flight notification again", daemon)
+        # Later flushes find the resend in the notification log: the receiver already knows.
+        unchanged = "alerting_notifications_unchanged_total"
+        wait_for(lambda: _metric(daemon, unchanged) >= 3, "three unchanged flushes", daemon)
+        assert daemon.stop() == 0
+    finally:
+        webhook.close()
+    (first_key, first), (second_key, second) = webhook.requests
+    assert first == second and len(first) == PROBES
+    assert first_key == second_key  # the same notification: a receiver can drop the replay

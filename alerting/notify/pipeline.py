@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from alerting.channels import Channel, Notification
 from alerting.clock import Clock
+from alerting.metrics import Metrics
 from alerting.model import Alert
 from alerting.notify.inhibit import Inhibitor
 from alerting.notify.nflog import LOG_RETENTION, LogEntry, NotificationLog, needs_update
@@ -78,6 +79,7 @@ class Pipeline:
     nflog: NotificationLog
     silences: Silences
     stages: Stages
+    metrics: Metrics = field(default_factory=Metrics)
     _busy: KeyedLocks = field(default_factory=lambda: KeyedLocks())
 
     async def flush(self, flush: Flush) -> bool:
@@ -126,6 +128,7 @@ class Pipeline:
                 repeat_interval=flush.repeat_interval,
                 now=flush.now,
             ):
+                self.metrics.notifications_unchanged.labels(integration.channel.kind).inc()
                 return True
             if not send_resolved and not firing:
                 # Nothing to tell this receiver, but log it so the resolve is not news next time.
@@ -150,9 +153,13 @@ class Pipeline:
     ) -> bool:
         item = OutboxItem(integration.name, notification)
         await self.store.put_outbox(item)
+        kind = integration.channel.kind
+        self.metrics.notifications.labels(kind).inc()
         try:
-            await deliver(integration.channel, notification, self.clock, deadline)
+            attempts = await deliver(integration.channel, notification, self.clock, deadline)
         except DeliveryFailed as error:
+            self.metrics.notification_requests.labels(kind).inc(error.attempts)
+            self.metrics.notifications_failed.labels(kind).inc()
             log.error(
                 "notify failed",
                 extra={
@@ -164,6 +171,7 @@ class Pipeline:
             )
             await self.store.drop_outbox(item.key)
             return False
+        self.metrics.notification_requests.labels(kind).inc(attempts)
         firing, resolved = sets or _sets(notification.alerts)
         await self._record(integration, notification.group_key, firing, resolved)
         return True

@@ -104,6 +104,10 @@ class RuleManager:
                         if a.state is AlertState.PENDING
                     ]
                     alerts = [a for a in alerts if a.state is not AlertState.PENDING]
+                for alert in alerts:
+                    # Dispatch starts empty after a restart: the first evaluation hands every
+                    # alert on again, as Prometheus does (it keeps no last-sent time).
+                    alert.last_sent_at = None
                 rule.restore(alerts)
             if dropped:
                 log.info("outage over %ss: dropped %d pending alerts", tolerance, len(dropped))
