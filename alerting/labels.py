@@ -48,24 +48,72 @@ def label_key(labels: Labels) -> tuple[str, ...]:
     return tuple(chain.from_iterable(sorted(labels.items())))
 
 
+_GO_ESCAPES = {
+    "\a": "\\a",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\v": "\\v",
+    "\\": "\\\\",
+    '"': '\\"',
+}
+
+# Characters Python 3.11 (Unicode 14.0) calls printable but Go 1.19, which built Alertmanager 0.25,
+# does not: they are new in Unicode 14.0, and Go 1.19's tables are Unicode 13.0's, so strconv.Quote
+# escapes them. Taken from amtool 0.25's `printf "%q"` over every code point (tests/test_labels.py
+# checks the whole range again). Otherwise str.isprintable draws Go's unicode.IsPrint line: letters,
+# marks, numbers, punctuation, symbols and the ASCII space.
+_UNPRINTABLE_IN_GO_1_19 = re.compile(
+    "["
+    "\u061d\u0870-\u088e\u0898-\u089f\u08b5\u08c8-\u08d2\u0c3c\u0c5d\u0cdd\u170d\u1715"
+    "\u171f\u180f\u1ac1-\u1ace\u1b4c\u1b7d-\u1b7e\u1dfa\u20c0\u2c2f\u2c5f\u2e53-\u2e5d"
+    "\u9ffd-\u9fff\ua7c0-\ua7c1\ua7d0-\ua7d1\ua7d3\ua7d5-\ua7d9\ua7f2-\ua7f4\ufbc2"
+    "\ufd40-\ufd4f\ufdcf\ufdfe-\ufdff\U00010570-\U0001057a\U0001057c-\U0001058a"
+    "\U0001058c-\U00010592\U00010594-\U00010595\U00010597-\U000105a1\U000105a3-\U000105b1"
+    "\U000105b3-\U000105b9\U000105bb-\U000105bc\U00010780-\U00010785\U00010787-\U000107b0"
+    "\U000107b2-\U000107ba\U00010f70-\U00010f89\U00011070-\U00011075\U000110c2\U000116b9"
+    "\U00011740-\U00011746\U00011ab0-\U00011abf\U00012f90-\U00012ff2\U00016a70-\U00016abe"
+    "\U00016ac0-\U00016ac9\U0001aff0-\U0001aff3\U0001aff5-\U0001affb\U0001affd-\U0001affe"
+    "\U0001b11f-\U0001b122\U0001cf00-\U0001cf2d\U0001cf30-\U0001cf46\U0001cf50-\U0001cfc3"
+    "\U0001d1e9-\U0001d1ea\U0001df00-\U0001df1e\U0001e290-\U0001e2ae\U0001e7e0-\U0001e7e6"
+    "\U0001e7e8-\U0001e7eb\U0001e7ed-\U0001e7ee\U0001e7f0-\U0001e7fe\U0001f6dd-\U0001f6df"
+    "\U0001f7f0\U0001f979\U0001f9cc\U0001fa7b-\U0001fa7c\U0001faa9-\U0001faac"
+    "\U0001fab7-\U0001faba\U0001fac3-\U0001fac5\U0001fad7-\U0001fad9\U0001fae0-\U0001fae7"
+    "\U0001faf0-\U0001faf6\U0002a6de-\U0002a6df\U0002b735-\U0002b738"
+    "]"
+)
+
+
 def go_quote(value: str) -> str:
-    """strconv.Quote for the characters label values realistically hold."""
-    out = ['"']
-    for ch in value:
-        if ch in ('"', "\\"):
-            out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\x{ord(ch):02x}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
+    """Go's strconv.Quote (%q) as built into Alertmanager 0.25 (Go 1.19, Unicode 13.0).
+
+    A lone surrogate, which no Go string holds, is left as it is (Python's stand-in for invalid
+    UTF-8, which Go would print as `\\x..` bytes): whoever encodes the result decides about it.
+    """
+    if (
+        value.isprintable()
+        and '"' not in value
+        and "\\" not in value
+        and (value.isascii() or not _UNPRINTABLE_IN_GO_1_19.search(value))
+    ):
+        return f'"{value}"'
+    return '"' + "".join(map(_go_quote_char, value)) + '"'
+
+
+def _go_quote_char(ch: str) -> str:
+    escaped = _GO_ESCAPES.get(ch)
+    if escaped is not None:
+        return escaped
+    if ch.isprintable() and not _UNPRINTABLE_IN_GO_1_19.match(ch):
+        return ch
+    code = ord(ch)
+    if 0xD800 <= code <= 0xDFFF:
+        return ch
+    if code < 0x20 or code == 0x7F:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 class MatchType(StrEnum):
@@ -102,7 +150,10 @@ class Matcher:
                 return not matches(_compile_anchored(self.value), value)
 
     def __str__(self) -> str:
-        return f"{self.name}{self.type.value}{go_quote(self.value)}"
+        """Alertmanager 0.25's Matcher.String(): the value in double quotes with only backslash,
+        newline and double quote escaped (not Go's %q), as route keys and amtool show it."""
+        value = self.value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+        return f'{self.name}{self.type.value}"{value}"'
 
 
 @lru_cache(maxsize=4096)
@@ -123,48 +174,85 @@ def matches_all(matchers: Iterable[Matcher], labels: Labels) -> bool:
     return all(m.matches(labels) for m in matchers)
 
 
-_MATCHER_RE = re.compile(
-    r"""\s*(?P<name>[^\s=!~{},"']+)\s*(?P<op>=~|!~|!=|=)\s*"""
-    r"""(?P<value>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^,}]*?)\s*(?:,|$)"""
+# Go's regexp `\s` (ASCII, without \v), and the Unicode spaces strings.TrimSpace drops.
+_GO_RE_SPACE = "[\t\n\f\r ]"
+_GO_SPACES = (
+    "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000"
 )
+
+# One comma-separated piece: spaces, name, spaces, the first operator that fits (`=~` before `=`,
+# so `a==b` means a = "=b"), spaces, then the value, lazily up to trailing spaces and across lines.
+_MATCHER_RE = re.compile(
+    rf"{_GO_RE_SPACE}*([a-zA-Z_:][a-zA-Z0-9_:]*){_GO_RE_SPACE}*(=~|=|!=|!~){_GO_RE_SPACE}*"
+    rf"(.*?){_GO_RE_SPACE}*",
+    re.DOTALL,
+)
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 
 
 def parse_matchers(text: str) -> list[Matcher]:
-    """Parse `{a="b", c=~"d.*"}` or `a=b,c!=d` as Alertmanager 0.25's matcher parser does."""
-    body = text.strip()
-    if body.startswith("{") != body.endswith("}"):
-        raise ValueError(f"bad matcher format: {text}")
-    if body.startswith("{"):
-        body = body[1:-1]
-    body = body.strip()
-    if body.endswith(","):
-        body = body[:-1]
-    matchers: list[Matcher] = []
-    pos = 0
-    while pos < len(body):
-        m = _MATCHER_RE.match(body, pos)
-        if m is None or m.end() == pos:
-            raise ValueError(f"bad matcher format: {body[pos:]}")
-        matchers.append(_matcher_from(m))
-        pos = m.end()
-    if not matchers and text.strip() not in ("", "{}"):
-        raise ValueError(f"bad matcher format: {text}")
-    return matchers
+    """Parse `{a="b", c=~"d.*"}` or `a=b,c!=d` as Alertmanager 0.25's labels.ParseMatchers does.
+
+    One leading `{` and one trailing `}` are dropped, each on its own and before any trimming.
+    The rest is cut at commas outside double quotes; a quote after an unpaired backslash does not
+    open or close, and a comma does not end a run of backslashes. The last piece is trimmed of
+    Unicode spaces and dropped if empty; any other piece is parsed as it is, so an empty one is
+    a "bad matcher format" and one with a leading space shows it in the message.
+    """
+    body = text.removeprefix("{").removesuffix("}")
+    pieces: list[str] = []
+    start = 0
+    quoted = escaped = False
+    for i, ch in enumerate(body):
+        if ch == ",":
+            if not quoted:
+                pieces.append(body[start:i])
+                start = i + 1
+        elif ch == '"':
+            quoted = quoted if escaped else not quoted
+            escaped = False
+        elif ch == "\\":
+            escaped = not escaped
+        else:
+            escaped = False
+    last = body[start:].strip(_GO_SPACES)
+    if last:
+        pieces.append(last)
+    return [_parse_matcher(piece) for piece in pieces]
 
 
-def _matcher_from(m: re.Match[str]) -> Matcher:
-    raw = m.group("value").strip()
-    value = _unescape(raw[1:-1]) if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'" else raw
-    return Matcher(m.group("name"), MatchType(m.group("op")), value)
+def _parse_matcher(piece: str) -> Matcher:
+    m = _MATCHER_RE.fullmatch(piece)
+    if m is None:
+        raise ValueError(f"bad matcher format: {piece}")
+    name, op, raw = m.groups()
+    return Matcher(name, MatchType(op), _matcher_value(raw))
 
 
-def _unescape(text: str) -> str:
+def _matcher_value(raw: str) -> str:
+    """A value as written: in double quotes or not, with `\\n`, `\\"` and `\\\\` as the only
+    escapes (any other backslash, and a final one, is itself), and no other double quote."""
+    quoted = raw.startswith('"')
+    body = raw[1:] if quoted else raw
+    if _SURROGATE_RE.search(body):  # what Go's invalid UTF-8 (e.g. from argv) becomes in Python
+        raise ValueError(f"matcher value not valid UTF-8: {raw}")
     out: list[str] = []
-    chars = iter(text)
-    for ch in chars:
-        if ch != "\\":
-            out.append(ch)
+    i, end = 0, len(body)
+    while i < end:
+        ch = body[i]
+        if ch == "\\" and i + 1 < end:
+            nxt = body[i + 1]
+            out.append("\n" if nxt == "n" else nxt if nxt in '"\\' else ch + nxt)
+            i += 2
             continue
-        nxt = next(chars, "")
-        out.append({"n": "\n", "t": "\t", "\\": "\\", '"': '"', "'": "'"}.get(nxt, "\\" + nxt))
+        if ch != '"':
+            out.append(ch)
+        elif quoted and i + 1 == end:
+            quoted = False  # the closing quote
+        else:
+            raise ValueError(f"matcher value contains unescaped double quote: {raw}")
+        i += 1
+    if quoted:
+        raise ValueError(f"matcher value contains unescaped double quote: {raw}")
     return "".join(out)

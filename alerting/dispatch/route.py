@@ -337,13 +337,7 @@ def _or(value: float | None, inherited: float) -> float:
 
 def matchers_string(matchers: tuple[Matcher, ...] | list[Matcher]) -> str:
     """Alertmanager 0.25's labels.Matchers.String(), the text of a route key's segment."""
-    return "{" + ",".join(map(_matcher_text, matchers)) + "}"
-
-
-def _matcher_text(matcher: Matcher) -> str:
-    # Not Go's %q: Alertmanager escapes only backslash, newline and double quote here.
-    escaped = matcher.value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-    return f'{matcher.name}{matcher.type.value}"{escaped}"'
+    return "{" + ",".join(map(str, matchers)) + "}"
 
 
 def group_labels(route: Route, labels: Labels) -> dict[str, str]:

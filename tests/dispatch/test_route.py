@@ -472,7 +472,7 @@ def test_route_keys_match_amtool(tmp_path: Path) -> None:
 
 
 DIVERGENT_LINES = [
-    # Where labels.parse_matchers does not yet follow Alertmanager 0.25 (amtool's result after |).
+    # Where labels.parse_matchers once differed from Alertmanager 0.25 (amtool's result after |).
     'a="x\\ty"',  # | {a="x\\ty"}: only \n, \" and \\ are escapes
     "a='b'",  # | {a="'b'"}: single quotes are not quotes
     "a='b,c'",  # | bad matcher format: c'
@@ -489,7 +489,6 @@ DIVERGENT_LINES = [
 
 
 @needs_amtool
-@pytest.mark.xfail(reason="labels.parse_matchers differs from Alertmanager 0.25 here")
 @pytest.mark.parametrize("line", DIVERGENT_LINES)
 def test_matcher_lines_where_parsing_differs(tmp_path: Path, line: str) -> None:
     spec = {"receiver": "r", "routes": [{"matchers": [line]}]}
