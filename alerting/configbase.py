@@ -86,6 +86,20 @@ class TLSConfig(Model):
 
     _resolve = field_validator("ca_file", "cert_file", "key_file")(relative_to_config)
 
+    @model_validator(mode="after")
+    def _loadable(self) -> TLSConfig:
+        """Fail at load, where the file is named, rather than at the first request."""
+        if not (self.ca_file or self.cert_file or self.key_file or self.min_version):
+            return self  # nothing to load or check
+        # Imported here: httpclient builds on this module's models.
+        from alerting.httpclient import HTTPConfigError, ssl_context
+
+        try:
+            ssl_context(self)
+        except HTTPConfigError as error:
+            raise ValueError(str(error)) from None
+        return self
+
 
 class HTTPClientConfig(Model):
     """Prometheus's common HTTP client options, as in prometheus.yml and alertmanager.yml."""

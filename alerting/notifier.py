@@ -75,11 +75,16 @@ class Notifier:
 
     async def start(self, config: Config) -> None:
         assert config.route is not None, "a notifier needs a route"
+        session = new_session()
+        try:
+            stages = build_stages(config, session)
+        except BaseException:
+            await session.close()
+            raise
+        self._session = session
         state = await self.store.load_notification_state()
         self.silences.load([silence_from_api(json.loads(body)) for body in state.silences.values()])
         self._saved_silences = dict(state.silences)
-        self._session = new_session()
-        stages = build_stages(config, self._session)
         self.pipeline = Pipeline(
             self.clock, self.store, NotificationLog(state.log), self.silences, stages, self.metrics
         )

@@ -150,10 +150,16 @@ class Service:
                 log.error("reload rejected", extra={"problems": problems})
                 self.metrics.reloads.labels("failure").inc()
                 return problems
+            try:
+                await self._configure_notifier(loaded.config)
+            except (ValueError, OSError) as exc:  # channels that cannot be built: nothing changed
+                await datasource.close()
+                log.error("reload rejected", extra={"problems": [str(exc)]})
+                self.metrics.reloads.labels("failure").inc()
+                return [str(exc)]
             self._warn_restart_only(loaded.config)
             old_datasource, self.datasource = self.datasource, datasource
             self.loaded = loaded
-            await self._configure_notifier(loaded.config)
             await self.manager.reload(loaded.groups, self._environment())
             await old_datasource.close()
             self.metrics.reloads.labels("success").inc()

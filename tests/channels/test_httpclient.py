@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from pydantic import ValidationError
 
 from alerting.configbase import HTTPClientConfig
 from alerting.httpclient import (
@@ -299,21 +300,21 @@ async def test_tls_client_certificate(session: aiohttp.ClientSession, pki: PKI) 
 
 
 def test_tls_file_problems_fail_at_load(tmp_path: Path, pki: PKI) -> None:
-    with pytest.raises(HTTPConfigError, match=r"unable to load CA cert .*missing\.pem"):
-        http_settings(config(tls_config={"ca_file": str(tmp_path / "missing.pem")}))
-    with pytest.raises(HTTPConfigError, match="specified without client key file"):
-        http_settings(config(tls_config={"cert_file": str(pki.client_cert)}))
-    with pytest.raises(HTTPConfigError, match="unable to load client cert"):
+    with pytest.raises(ValidationError, match=r"unable to load CA cert .*missing\.pem"):
+        config(tls_config={"ca_file": str(tmp_path / "missing.pem")})
+    with pytest.raises(ValidationError, match="specified without client key file"):
+        config(tls_config={"cert_file": str(pki.client_cert)})
+    with pytest.raises(ValidationError, match="unable to load client cert"):
         tls = {"cert_file": str(pki.client_cert), "key_file": str(pki.server_key)}
-        http_settings(config(tls_config=tls))  # a key that does not belong to the cert
+        config(tls_config=tls)  # a key that does not belong to the cert
 
 
 def test_tls_min_version() -> None:
     context = http_settings(config(tls_config={"min_version": "TLS13"})).ssl
     assert isinstance(context, ssl.SSLContext)
     assert context.minimum_version is ssl.TLSVersion.TLSv1_3
-    with pytest.raises(HTTPConfigError, match="unknown TLS version"):
-        http_settings(config(tls_config={"min_version": "TLS14"}))
+    with pytest.raises(ValidationError, match="unknown TLS version"):
+        config(tls_config={"min_version": "TLS14"})
 
 
 # ---------------------------------------------------------------- proxy, redirects, session
