@@ -7,7 +7,8 @@ evaluates one group whose rule returns every series, with `for: 0` so all of the
 evaluation it prints the query time (HTTP and JSON decode) apart from the engine's own processing
 (build, merge, alerts_to_send, to_notification), and how much of both the cyclic garbage collector
 took; then resident memory with every alert firing, the store's write of each evaluation, and a
-restart: loading the store and restoring the alerts, then the first evaluation after it.
+restart: loading the store and restoring the alerts, the first evaluation after it, and resident
+memory then.
 """
 
 from __future__ import annotations
@@ -215,6 +216,13 @@ async def bench_restart(
     # It renders every restored alert's annotations again: the store does not keep them fresh.
     await evaluate(
         manager.groups[spec.key], query, next_ts, f"evaluation {evaluations + 1}, after restart"
+    )
+    # Restored alerts are decoded from the store, not built from answers: their own footprint.
+    rss = rss_mb()
+    figure(
+        f"restart: resident memory with {restored:,} restored alerts",
+        f"{rss:.0f} MB",
+        verdict(rss <= RSS_LIMIT_MB, f"<= {RSS_LIMIT_MB:g} MB"),
     )
     await store.close()
 

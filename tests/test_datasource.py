@@ -96,6 +96,14 @@ async def test_vector_has_labels_and_values_at_the_given_time(client: Prometheus
     assert by_instance(await client.query('up{job="api"}', at(3))) == {"a:9090": 1.0, "b:9090": 0.0}
 
 
+async def test_answers_share_their_label_strings(client: PrometheusClient) -> None:
+    # Alerts built from one answer hold the strings later answers hand back, not copies.
+    first, again = [await client.query('up{instance="a:9090"}', at(step)) for step in (0, 1)]
+    [(name, value)] = [(k, v) for k, v in first[0].labels.items() if k == "instance"]
+    [(name_again, value_again)] = [(k, v) for k, v in again[0].labels.items() if k == "instance"]
+    assert name is name_again and value is value_again
+
+
 async def test_before_the_data_the_vector_is_empty(client: PrometheusClient) -> None:
     assert await client.query("up", BASE_TIME - 3600) == []
 
@@ -199,6 +207,26 @@ async def test_non_api_answer_is_an_http_error() -> None:
 async def test_garbled_success_is_a_query_error() -> None:
     async def garbled(request: web.Request) -> web.Response:
         vector = {"resultType": "vector", "result": [{"metric": {}, "value": [0, "one"]}]}
+        return web.json_response({"status": "success", "data": vector})
+
+    route = web.post("/api/v1/query", garbled)
+    async with serve(route) as url, PrometheusClient(url) as client:
+        with pytest.raises(QueryError, match="malformed"):
+            await client.query("up", at(0))
+
+
+@pytest.mark.parametrize(
+    "element",
+    [
+        {"metric": {}, "histogram": [0, {"count": "1"}]},  # a native histogram: not a float
+        {"metric": {}, "value": [0]},
+        {"metric": {"job": 1}, "value": [0, "1"]},
+        {"metric": [], "value": [0, "1"]},
+    ],
+)
+async def test_garbled_vector_element_is_a_query_error(element: dict[str, Any]) -> None:
+    async def garbled(request: web.Request) -> web.Response:
+        vector = {"resultType": "vector", "result": [element]}
         return web.json_response({"status": "success", "data": vector})
 
     route = web.post("/api/v1/query", garbled)

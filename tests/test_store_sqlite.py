@@ -119,6 +119,35 @@ async def test_alerts_are_grouped_by_group_and_rule(store: SqliteStore) -> None:
     assert state.last_evaluated == {"f.yml;a": 1.0, "f.yml;b": 2.0}
 
 
+async def test_a_load_larger_than_a_fetch_chunk_returns_every_alert(store: SqliteStore) -> None:
+    many = [alert(labels={"alertname": "Many", "n": str(n)}) for n in range(12_001)]
+    await store.write(upsert(*many))
+
+    loaded = (await store.load_rule_state()).alerts[GROUP]["r"]
+
+    assert sorted(map(comparable, loaded), key=repr) == sorted(map(comparable, many), key=repr)
+
+
+async def test_loaded_alerts_share_equal_strings(store: SqliteStore) -> None:
+    # 100k restored alerts must not each hold copies of the same label and annotation text.
+    common = {"summary": "disk full", "runbook": "https://runbooks.example.com/disk"}
+    await store.write(
+        upsert(
+            alert(labels={"alertname": "Disk", "job": "node", "n": "1"}, annotations=common),
+            alert(labels={"alertname": "Disk", "job": "node", "n": "2"}, annotations=common),
+        )
+    )
+
+    a, b = (await store.load_rule_state()).alerts[GROUP]["r"]
+
+    assert a.labels == {"alertname": "Disk", "job": "node", "n": a.labels["n"]}
+    for name in ("alertname", "job"):
+        assert next(k for k in a.labels if k == name) is next(k for k in b.labels if k == name)
+        assert a.labels[name] is b.labels[name]
+    for name in common:
+        assert a.annotations[name] is b.annotations[name]
+
+
 # Write semantics
 
 

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import json
 import ssl
+import sys
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, Self
@@ -163,7 +164,7 @@ def _ssl_context(ca_file: str | None, insecure_skip_verify: bool) -> ssl.SSLCont
 def _api_data(status: int, body: bytes) -> Any:
     """The `data` of a successful API answer; every other answer raises its typed error."""
     try:
-        document = json.loads(body)
+        document = json.loads(body, object_hook=_sample_or_object)
     except ValueError:
         document = None
     if not isinstance(document, dict) or document.get("status") not in ("success", "error"):
@@ -179,23 +180,36 @@ def _api_data(status: int, body: bytes) -> Any:
     raise PrometheusAPIError(error_type, error)
 
 
-def _shared(labels: dict[str, str], seen: dict[str, str]) -> dict[str, str]:
-    """The same labels, with each repeated value one shared string: json.loads makes a new
-    string per occurrence, and 100k series repeat their job, env and region values."""
-    return {name: seen.setdefault(value, value) for name, value in labels.items()}
+def _sample_or_object(obj: dict[str, Any]) -> Any:
+    """json object_hook: a vector element becomes a Sample as soon as it is decoded.
+
+    So the answer never exists as a whole tree of dicts (a 100k-series answer is ~100 MB of
+    them), which would leave the heap fragmented long after it is freed. Anything else, and an
+    element too garbled to convert, stays as decoded for `_samples` to judge.
+    """
+    if isinstance(obj.get("metric"), dict) and isinstance(obj.get("value"), list):
+        try:
+            return _sample(obj)
+        except (IndexError, TypeError, ValueError):
+            return obj
+    return obj
+
+
+def _sample(item: dict[str, Any]) -> Sample:
+    # Interned: every evaluation returns the same label strings, and the alerts built from
+    # earlier answers then share them instead of holding copies of their own.
+    labels = {sys.intern(name): sys.intern(value) for name, value in item["metric"].items()}
+    return Sample(labels, float(item["value"][1]))
 
 
 def _samples(data: Any) -> list[Sample]:
-    seen: dict[str, str] = {}
     try:
         kind, result = data["resultType"], data["result"]
         if kind == "vector":
-            return [
-                Sample(_shared(item["metric"], seen), float(item["value"][1])) for item in result
-            ]
+            return [item if isinstance(item, Sample) else _sample(item) for item in result]
         if kind == "scalar":
             return [Sample({}, float(result[1]))]
-    except (KeyError, IndexError, TypeError, ValueError) as exc:
+    except (AttributeError, KeyError, IndexError, TypeError, ValueError) as exc:
         # Callers rely on every failure being a QueryError, even a garbled answer.
         raise QueryError(f"malformed query result: {exc!r}") from None
     # Prometheus's rule manager rejects these with the same words.

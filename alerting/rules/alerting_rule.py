@@ -55,6 +55,7 @@ class AlertingRule:
         # Alerts restored from elsewhere whose annotations this rule has not rendered yet.
         self._stale: set[LabelKey] = set()
         self.generator_path = "/graph?g0.expr=" + quote_plus(spec.expr, safe="") + "&g0.tab=1"
+        self._generator = ("", self.generator_path)  # (external URL, generator URL)
         self._needs_thread = any(
             t.uses_query
             for t in (*spec.label_templates.values(), *spec.annotation_templates.values())
@@ -65,32 +66,53 @@ class AlertingRule:
         """True when a template calls `query`, which blocks, so `build` must run in a thread."""
         return self._needs_thread
 
-    def build(self, samples: list[Sample], ts: float, ctx: Context) -> dict[LabelKey, Candidate]:
+    def build(
+        self, samples: Iterable[Sample], ts: float, ctx: Context
+    ) -> dict[LabelKey, Candidate]:
         candidates: dict[LabelKey, Candidate] = {}
+        # A known series' key as held in `active`, so the equal one built below is freed at once.
+        held_keys = {key: key for key in self.active}
+        # One string per distinct annotation text: a rule's alerts often render the same text (a
+        # runbook link, a summary by job), and 100k copies of it would each take memory.
+        texts: dict[str, str] = {}
         for sample in samples:
             # Templates see every sample label, __name__ included, as in Prometheus.
             data = RuleTemplateData(
                 sample.labels, ctx.external_labels, ctx.external_url, sample.value, ts, ctx.query
             )
-            labels = {k: v for k, v in sample.labels.items() if k != "__name__"}
-            for name, template in self.spec.label_templates.items():
-                rendered = template.render(data)
-                if rendered:
-                    labels[name] = rendered
-                else:  # Prometheus's labels.Builder drops a label set to ""
-                    labels.pop(name, None)
-            labels["alertname"] = self.spec.name
+            labels = self._labels(data)
             key = label_key(labels)
+            key = held_keys.get(key, key)
             if key in candidates:
                 raise RuleEvalError(
                     "vector contains metrics with the same labelset after applying alert labels"
                 )
-            annotations = self._annotations(data, key)
+            previous = self.active.get(key)
+            annotations = self._annotations(data, key, previous, texts)
+            if previous is not None:
+                labels = previous.labels  # equal: share the held dict, drop the copy just built
             candidates[key] = Candidate(labels, annotations, sample.value)
         return candidates
 
-    def _annotations(self, data: RuleTemplateData, key: LabelKey) -> dict[str, str]:
-        previous = self.active.get(key)
+    def _labels(self, data: RuleTemplateData) -> dict[str, str]:
+        labels = {k: v for k, v in data.labels.items() if k != "__name__"}
+        for name, template in self.spec.label_templates.items():
+            rendered = template.render(data)
+            if rendered:
+                labels[name] = rendered
+            else:  # Prometheus's labels.Builder drops a label set to ""
+                labels.pop(name, None)
+        labels["alertname"] = self.spec.name
+        return labels
+
+    def _annotations(
+        self,
+        data: RuleTemplateData,
+        key: LabelKey,
+        previous: RuleAlert | None,
+        texts: dict[str, str],
+    ) -> dict[str, str]:
+        before = previous.annotations if previous is not None else {}
         reusable = (
             previous is not None
             and previous.state is not AlertState.INACTIVE
@@ -98,10 +120,15 @@ class AlertingRule:
         )
         out: dict[str, str] = {}
         for name, template in self.spec.annotation_templates.items():
-            if reusable and not template.depends_on_value and name in previous.annotations:
-                out[name] = previous.annotations[name]  # same labels, same output: skip the render
-            else:
-                out[name] = template.render(data)
+            if reusable and not template.depends_on_value and name in before:
+                out[name] = before[name]  # same labels, same output: skip the render
+                continue
+            text = template.render(data)
+            if before.get(name) == text:
+                # Keep the held string (a restored alert's, say): the equal new one is freed at
+                # once, instead of replacing it and leaving a hole in the heap.
+                text = before[name]
+            out[name] = texts.setdefault(text, text)
         return out
 
     def merge(self, candidates: dict[LabelKey, Candidate], ts: float, limit: int) -> RuleChanges:
@@ -189,9 +216,15 @@ class AlertingRule:
             annotations=alert.annotations,
             starts_at=alert.fired_at or alert.active_at,
             ends_at=ends_at or 0.0,
-            generator_url=external_url + self.generator_path,
+            generator_url=self._generator_url(external_url),
             cached_fingerprint=alert.fingerprint,
         )
+
+    def _generator_url(self, external_url: str) -> str:
+        # One string for all of the rule's alerts, not a concatenation per alert and sending.
+        if self._generator[0] != external_url:
+            self._generator = (external_url, external_url + self.generator_path)
+        return self._generator[1]
 
 
 class LimitExceeded(RuleEvalError):

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import time
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 
 from alerting.clock import Clock
@@ -44,7 +44,7 @@ class RuleStatus:
 class Environment:
     """What every group needs from outside: queries, template context and resend timing."""
 
-    query: AsyncQuery
+    query: AsyncQuery  # returns a new list each call: evaluation empties it as it goes
     external_labels: dict[str, str] = field(default_factory=dict)
     external_url: str = ""
     resend_delay: float = 60.0
@@ -121,14 +121,14 @@ class RuleGroup:
     ) -> dict[LabelKey, Candidate]:
         ctx = Context(self.env.external_labels, self.env.external_url)
         if not rule.needs_thread:
-            return rule.build(samples, ts, ctx)
+            return rule.build(_consumed(samples), ts, ctx)
         loop = asyncio.get_running_loop()
 
         def blocking_query(expr: str, at: float) -> list[Sample]:
             return asyncio.run_coroutine_threadsafe(self.env.query(expr, at), loop).result()
 
         ctx.query = blocking_query
-        return await asyncio.to_thread(rule.build, samples, ts, ctx)
+        return await asyncio.to_thread(rule.build, _consumed(samples), ts, ctx)
 
     def _fail(self, status: RuleStatus, message: str) -> None:
         status.health, status.last_error = "err", message
@@ -149,6 +149,17 @@ class RuleGroup:
         offset = zlib.crc32(self.key.encode()) % int(interval * 1000) / 1000
         base = now - offset
         return base - (base % interval) + offset + interval
+
+
+def _consumed(samples: list[Sample]) -> Iterator[Sample]:
+    """The samples in order, each dropped from the list as it is handed out.
+
+    A 100k-series answer is ~35 MB of label dicts; freed as build goes, that memory takes build's
+    own objects instead of new heap, which would stay fragmented (resident) once build is done.
+    """
+    samples.reverse()
+    while samples:
+        yield samples.pop()
 
 
 class GroupRunner:
