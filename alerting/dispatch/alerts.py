@@ -18,12 +18,16 @@ class Received:
 
 
 def normalize(alert: Alert, now: float, resolve_timeout: float) -> Received:
-    """Alertmanager's ingest defaults: no startsAt means now (or endsAt when only that is set),
-    no endsAt means now + resolve_timeout; updatedAt is the time of receipt."""
+    """Alertmanager's ingest defaults: a label with an empty value is no label; no startsAt means
+    now (or endsAt when only that is set), no endsAt means now + resolve_timeout; updatedAt is
+    the time of receipt."""
     starts_at = alert.starts_at or (alert.ends_at or now)
     timeout = not alert.ends_at
     ends_at = now + resolve_timeout if timeout else alert.ends_at
     fixed = replace(alert, starts_at=starts_at, ends_at=ends_at, updated_at=now)
+    if "" in alert.labels.values():
+        fixed.labels = {name: value for name, value in alert.labels.items() if value}
+        fixed.cached_fingerprint = ""  # of the labels it no longer has
     return Received(fixed, timeout)
 
 
