@@ -168,41 +168,38 @@ class Config(Model):
         return [relative_to_config(pattern, info) for pattern in value]
 
 
-def _reference_problems(config: Config) -> list[tuple[tuple[str | int, ...], str]]:
+Path_ = tuple[str | int, ...]
+
+
+def _reference_problems(config: Config) -> list[tuple[Path_, str]]:
     """What Alertmanager checks across sections once each has parsed, with its messages."""
-    problems: list[tuple[tuple[str | int, ...], str]] = []
-    receivers = _unique_names(
-        [("receivers", i, s.name) for i, s in enumerate(config.receivers)],
-        "notification config name {} is not unique",
-        problems,
-    )
-    problems.extend(
+    problems = _duplicate_receivers(config.receivers)
+    problems += [
         (p.path, p.message)
         for p in duplicate_names(config.mute_time_intervals, config.time_intervals)
-    )
-    intervals = {s.name for s in [*config.time_intervals, *config.mute_time_intervals]}
+    ]
     if config.route is None:
         if config.receivers:
             problems.append(((), "receivers are configured but there is no route: add one"))
         return problems
-    problems.extend(
+    receivers = {r.name for r in config.receivers}
+    intervals = {s.name for s in [*config.time_intervals, *config.mute_time_intervals]}
+    problems += [
         (("route", *path), message)
         for path, message in route_problems(config.route, receivers, intervals)
-    )
+    ]
     return problems
 
 
-def _unique_names(
-    named: list[tuple[str, int, str]],
-    message: str,
-    problems: list[tuple[tuple[str | int, ...], str]],
-) -> set[str]:
+def _duplicate_receivers(receivers: list[ReceiverSpec]) -> list[tuple[Path_, str]]:
     seen: set[str] = set()
-    for section, index, name in named:
-        if name in seen:
-            problems.append(((section, index, "name"), message.format(go_quote(name))))
-        seen.add(name)
-    return seen
+    problems: list[tuple[Path_, str]] = []
+    for index, receiver in enumerate(receivers):
+        if receiver.name in seen:
+            message = f"notification config name {go_quote(receiver.name)} is not unique"
+            problems.append((("receivers", index, "name"), message))
+        seen.add(receiver.name)
+    return problems
 
 
 class ConfigError(Exception):
