@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields
 from functools import lru_cache
+from itertools import chain
 
 from alerting.model import Alert
 
@@ -24,11 +25,38 @@ def normalize(alert: Alert, now: float, resolve_timeout: float) -> Received:
     starts_at = alert.starts_at or (alert.ends_at or now)
     timeout = not alert.ends_at
     ends_at = now + resolve_timeout if timeout else alert.ends_at
-    fixed = replace(alert, starts_at=starts_at, ends_at=ends_at, updated_at=now)
+    fixed = with_times(alert, starts_at, ends_at, now)
     if "" in alert.labels.values():
         fixed.labels = {name: value for name, value in alert.labels.items() if value}
         fixed.cached_fingerprint = ""  # of the labels it no longer has
     return Received(fixed, timeout)
+
+
+def with_times(alert: Alert, starts_at: float, ends_at: float, updated_at: float) -> Alert:
+    """A copy of `alert` with other times. dataclasses.replace would do, but it inspects the
+    class's fields on every call, and at once per alert on ingest and on flush that dominated."""
+    return Alert(
+        alert.labels,
+        alert.annotations,
+        starts_at,
+        ends_at,
+        alert.generator_url,
+        updated_at,
+        alert.cached_fingerprint,
+    )
+
+
+# with_times copies field by field: a field added to Alert must be added there too.
+if [f.name for f in fields(Alert)] != [
+    "labels",
+    "annotations",
+    "starts_at",
+    "ends_at",
+    "generator_url",
+    "updated_at",
+    "cached_fingerprint",
+]:
+    raise TypeError("Alert's fields changed: update alerting.dispatch.alerts.with_times")
 
 
 class AlertStore:
@@ -84,7 +112,7 @@ def _merge(a: Received, b: Received) -> Received:
         ends_at = old.ends_at
     if (starts_at, ends_at) == (new.starts_at, new.ends_at):
         return b
-    return Received(replace(new, starts_at=starts_at, ends_at=ends_at), b.timeout)
+    return Received(with_times(new, starts_at, ends_at, new.updated_at), b.timeout)
 
 
 # ---------------------------------------------------------------- Alertmanager's alert order
@@ -100,13 +128,20 @@ def _order_key(alert: Alert) -> tuple[object, ...]:
     labels = alert.labels
     job = labels.get("job")
     instance = labels.get("instance")
-    pairs = tuple((_descending(name), labels[name]) for name in sorted(labels))
-    return (
-        (0, job) if job is not None else (1, ""),
-        (0, instance) if instance is not None else (1, ""),
-        len(labels),
-        pairs,
-    )
+    names, descending = _sorted_names(tuple(labels))
+    # _descending(name), labels[name], ... for the names in order: compared element by element,
+    # as the (name key, value) pairs would be. Built in C, without a tuple per pair, since a
+    # flush sorts every alert of its group.
+    pairs = tuple(chain.from_iterable(zip(descending, map(labels.__getitem__, names), strict=True)))
+    # A missing job or instance sorts after every present one (False < True).
+    return (job is None, job or "", instance is None, instance or "", len(labels), pairs)
+
+
+@lru_cache(maxsize=1024)
+def _sorted_names(names: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[tuple[int, ...], ...]]:
+    """`names` sorted, and the _descending key of each: alerts of a source share their names."""
+    ordered = tuple(sorted(names))
+    return ordered, tuple(map(_descending, ordered))
 
 
 @lru_cache(maxsize=4096)

@@ -6,10 +6,9 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
-from dataclasses import replace
 
 from alerting.clock import Clock
-from alerting.dispatch.alerts import sort_alerts
+from alerting.dispatch.alerts import sort_alerts, with_times
 from alerting.dispatch.route import Route
 from alerting.model import Alert
 from alerting.notify.pipeline import Flush
@@ -83,7 +82,8 @@ class AggregationGroup:
             return
         # A copy as of `now`: an alert that resolves later must not look resolved in this one.
         snapshot = [
-            a if a.resolved_at(now) else replace(a, ends_at=0.0) for a in self.alerts.values()
+            a if a.resolved_at(now) else with_times(a, a.starts_at, 0.0, a.updated_at)
+            for a in self.alerts.values()
         ]
         sort_alerts(snapshot)
         route = self.route
