@@ -7,12 +7,17 @@ notification store in a temp dir, one route grouping by alertname, one webhook r
 feeds it distinct alerts of 20 alert names in batches of 500, as Prometheus pushes them. The
 receiver runs in a process of its own, so decoding what it receives costs the engine no CPU.
 
-group_wait excluded: every group's first flush comes group_wait after the group was created,
-and the engine is idle from the end of ingest until then. So the figure compared with the
-target is ingest time (first alert in -> last alert in) plus delivery time (the first flush's
-due time, first alert in + group_wait, -> the last alert's arrival at the receiver); that is the
-time from the first alert in to the last alert delivered, less the idle wait. group_wait must
-be longer than ingest, so each group flushes once with all its alerts; the bench checks that.
+group_wait excluded: each group's first flush is due group_wait after its first alert, and
+the engine is idle from the end of ingest until then. The figure judged is ingest (first alert
+in -> last alert in) plus delivery (flush due, i.e. first alert in + group_wait -> last alert
+arrived at the receiver): the time from the first alert in to the last one delivered, less only
+the idle wait, so ingest counts even though it overlaps group_wait. (Delivery alone is the time
+from the first alert in to the last delivered, less all of group_wait.) group_wait must be
+longer than ingest, so that each group flushes once with all its alerts; the bench checks it.
+
+Alerts carry their fingerprint, as the evaluator hands them over; --no-fingerprints makes
+ingest compute them, as for pushes. Resident memory is judged after delivery (VmRSS, after a
+full collection); the peak (VmHWM) is printed too, and includes the alerts as built.
 
 Exit status 0 when every target is met, 1 otherwise.
 """
@@ -28,6 +33,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -203,7 +209,11 @@ class Load:
 
     def describe(self) -> str:
         given = "given, as by the evaluator" if self.fingerprinted else "computed at ingest"
-        return f"{self.alerts:,} alerts, fingerprints {given}"
+        return (
+            f"{self.alerts:,} alerts, fingerprints {given}, group_wait {self.group_wait:g} s\n"
+            "time judged: first alert in -> last alert delivered, less the idle wait between "
+            "the end of ingest and the flush (= ingest + delivery)"
+        )
 
 
 @dataclass
@@ -238,6 +248,13 @@ class GcClock:
         else:
             self.seconds += time.perf_counter() - self._started
 
+    @contextmanager
+    def excluded(self) -> Iterator[None]:
+        """Collections in the block (the bench's own, for a memory figure) do not count."""
+        seconds = self.seconds
+        yield
+        self.seconds = seconds
+
 
 async def start_notifier(directory: Path, port: int, group_wait: float) -> Notifier:
     config_path = directory / "alerting.yml"
@@ -257,6 +274,14 @@ async def feed(notifier: Notifier, load: Iterator[list[Alert]]) -> None:
 
 async def run(load: Load, receiver: Receiver, directory: Path) -> Run:
     notifier = await start_notifier(directory, receiver.port, load.group_wait)
+    try:
+        return await measure(notifier, load, receiver)
+    finally:
+        await notifier.stop()
+        await notifier.store.close()
+
+
+async def measure(notifier: Notifier, load: Load, receiver: Receiver) -> Run:
     alerts = batches(load.alerts, time.time(), load.fingerprinted)
     figure("resident memory before ingest, alerts built", f"{memory_mb()[0]:.0f} MB")
     gc_clock = GcClock()
@@ -264,31 +289,32 @@ async def run(load: Load, receiver: Receiver, directory: Path) -> Run:
     await feed(notifier, iter(alerts))
     ingest = time.time() - started
     del alerts  # the engine keeps copies; the originals are the sender's
-    due = started + load.group_wait
-    if started + ingest > due:
+    if ingest > load.group_wait:
         raise SystemExit(
             f"FAIL: ingest took {ingest:.2f} s, longer than group_wait; "
             "raise --group-wait so every group flushes once with all its alerts"
         )
+    with gc_clock.excluded():  # in the idle wait; a full collection takes a tenth of a second
+        figure("resident memory after ingest, input dropped", f"{memory_mb()[0]:.0f} MB")
     arrivals = await receiver.arrivals(within=load.group_wait + 120.0)
     gc_seconds = gc_clock.seconds
     assert notifier.dispatcher is not None
     await notifier.dispatcher.wait_idle()  # notification log written: the state at rest
     rss, hwm = memory_mb()
-    await notifier.stop()
-    await notifier.store.close()
-    return Run(ingest, due, arrivals, gc_seconds, rss, hwm)
+    return Run(ingest, started + load.group_wait, arrivals, gc_seconds, rss, hwm)
 
 
 def report(result: Run, load: Load) -> bool:
     arrivals = result.arrivals
-    figure(f"ingest in batches of {BATCH}", f"{result.ingest:.3f} s")
-    figure("group_wait (idle after ingest, excluded)", f"{load.group_wait:.3f} s")
-    figure("flush due -> first delivery arrived", f"{arrivals.first_at - result.due:.3f} s")
-    figure("flush due -> last delivery arrived", f"{result.delivery:.3f} s")
+    figure("ingest: first alert in -> last alert in", f"{result.ingest:.3f} s")
+    figure(
+        "idle: last alert in -> flush due (excluded)", f"{load.group_wait - result.ingest:.3f} s"
+    )
+    figure("delivery: flush due -> first alert arrived", f"{arrivals.first_at - result.due:.3f} s")
+    figure("delivery: flush due -> last alert arrived", f"{result.delivery:.3f} s")
     fast = result.total <= DELIVERY_LIMIT
     figure(
-        "first alert in -> last delivered, group_wait excluded",
+        "judged: ingest + delivery",
         f"{result.total:.3f} s",
         verdict(fast, f"<= {DELIVERY_LIMIT:g} s"),
     )
@@ -297,19 +323,16 @@ def report(result: Run, load: Load) -> bool:
         f"delivered {arrivals.alerts:,} alerts in {arrivals.deliveries} requests",
         f"{arrivals.payload_bytes / 1e6:.1f} MB",
     )
+    if arrivals.deliveries != min(ALERT_NAMES, load.alerts):
+        print("note: not one request per group; some group flushed more than once")
     small = result.rss_mb <= RSS_LIMIT_MB
     figure(
         "engine resident memory after delivery (VmRSS)",
         f"{result.rss_mb:.0f} MB",
         verdict(small, f"<= {RSS_LIMIT_MB:g} MB"),
     )
-    peak = result.hwm_mb <= RSS_LIMIT_MB
-    figure(
-        "engine peak resident memory (VmHWM, input included)",
-        f"{result.hwm_mb:.0f} MB",
-        verdict(peak, f"<= {RSS_LIMIT_MB:g} MB"),
-    )
-    return fast and small and peak
+    figure("engine peak resident memory (VmHWM, not judged)", f"{result.hwm_mb:.0f} MB")
+    return fast and small
 
 
 def main() -> None:

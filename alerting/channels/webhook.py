@@ -8,6 +8,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Annotated
 
 import aiohttp
@@ -19,7 +20,8 @@ from alerting.channels import DeliveryError, Notification
 from alerting.configbase import HTTPClientConfig, Model
 from alerting.httpclient import CredentialsError, HTTPSettings, http_settings
 from alerting.labels import go_quote
-from alerting.template.alertmanager import AlertData, notification_data
+from alerting.model import Alert
+from alerting.template.alertmanager import alert_status, quote_meta
 from alerting.template.gotime import GoTime
 
 # Alertmanager 0.25 sends "Alertmanager/0.25.0". Receivers that look for that prefix keep
@@ -168,45 +170,53 @@ def webhook_payload(notification: Notification, max_alerts: int = 0) -> bytes:
 
     With `max_alerts` only the first alerts go out, and status, common labels and common
     annotations are those of the alerts sent, as in Alertmanager.
+
+    The fields are those of the templates' data (template.Data), taken straight from the alerts,
+    and each alert is encoded on its own: in a large group, copying every alert into
+    notification_data and then into a dict for json.dumps cost more than the encoding.
     """
     alerts = list(notification.alerts)
     kept = alerts[:max_alerts] if max_alerts else alerts
-    data = notification_data(
-        notification.receiver,  # quoted with regexp.QuoteMeta there, as Alertmanager shows it
-        dict(notification.group_labels),
-        kept,
-        notification.external_url,
-        notification.now,
-    )
+    statuses = [alert_status(a, notification.now) for a in kept]
+    resolved = bool(statuses) and "firing" not in statuses
     # Dicts keep insertion order, so structs come out in Go's field order; maps are sorted.
-    message = {
-        "receiver": data.receiver,
-        "status": data.status,
-        "alerts": [_alert(a) for a in data.alerts],
-        "groupLabels": _sorted(data.group_labels),
-        "commonLabels": _sorted(data.common_labels),
-        "commonAnnotations": _sorted(data.common_annotations),
-        "externalURL": data.external_url,
+    before_alerts = {
+        "receiver": quote_meta(notification.receiver),  # as Alertmanager shows it
+        "status": "resolved" if resolved else "firing",
+    }
+    after_alerts = {
+        "groupLabels": _sorted(notification.group_labels),
+        "commonLabels": _sorted(_common(a.labels for a in kept)),
+        "commonAnnotations": _sorted(_common(a.annotations for a in kept)),
+        "externalURL": notification.external_url,
         "version": PAYLOAD_VERSION,
         "groupKey": notification.group_key,
         "truncatedAlerts": len(alerts) - len(kept),
     }
-    # json.Encoder ends every value with a newline, and Alertmanager encodes with one.
-    return (go_json(message) + "\n").encode("utf-8")
+    text = "".join(
+        (
+            _json(before_alerts)[:-1],  # without its "}"
+            ',"alerts":[',
+            ",".join(map(_alert_json, kept, statuses)),
+            "],",
+            _json(after_alerts)[1:],  # without its "{"
+            "\n",  # json.Encoder ends every value with a newline; Alertmanager encodes with one
+        )
+    )
+    return _go_patch(text).encode("utf-8")
 
 
-def _alert(alert: AlertData) -> dict[str, object]:
-    # Alertmanager hides an end time that has not been reached: firing alerts show the zero time.
-    ends_at = alert.ends_at if alert.status == "resolved" else _ZERO_TIME
-    return {
-        "status": alert.status,
-        "labels": _sorted(alert.labels),
-        "annotations": _sorted(alert.annotations),
-        "startsAt": _rfc3339nano(alert.starts_at),
-        "endsAt": _rfc3339nano(ends_at),
-        "generatorURL": alert.generator_url,
-        "fingerprint": alert.fingerprint,
-    }
+def _alert_json(alert: Alert, status: str) -> str:
+    """One alert of the message (template.Alert), encoded as json.dumps would encode its dict."""
+    # Alertmanager hides an end time not yet reached: firing alerts show the zero time.
+    ends_at = _timestamp(alert.ends_at if status == "resolved" else 0.0)
+    return (
+        f'{{"status":"{status}","labels":{_json_map(alert.labels)}'
+        f',"annotations":{_json_map(alert.annotations)}'
+        f',"startsAt":"{_timestamp(alert.starts_at)}","endsAt":"{ends_at}"'
+        f',"generatorURL":{encode_basestring(alert.generator_url)}'
+        f',"fingerprint":"{alert.fingerprint}"}}'
+    )
 
 
 def _sorted(values: Mapping[str, str]) -> dict[str, str]:
@@ -214,39 +224,81 @@ def _sorted(values: Mapping[str, str]) -> dict[str, str]:
     return dict(sorted(values.items()))
 
 
-_GO_ONLY_ESCAPES = (
-    ("<", "\\u003c"),
-    (">", "\\u003e"),
-    ("&", "\\u0026"),
-    ("\u2028", "\\u2028"),
-    ("\u2029", "\\u2029"),
+def _common(maps: Iterable[Mapping[str, str]]) -> dict[str, str]:
+    """The pairs all `maps` have (Alertmanager's common labels and annotations); none of none."""
+    found = iter(maps)
+    common = dict(next(found, {}))
+    for other in found:
+        if not common:
+            break
+        # Mostly true after the first few alerts; the check runs in C, a rebuild would not.
+        if not common.items() <= other.items():
+            common = {name: value for name, value in common.items() if other.get(name) == value}
+    return common
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _unencodable(value: object) -> object:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+# json.dumps's encoder with sorted keys, made once: json.dumps makes one per call, which costs
+# more than encoding a label set. Sorting by key is sorting the pairs, as _sorted does.
+_map_chunks = (
+    c_make_encoder(None, _unencodable, encode_basestring, None, ":", ",", True, False, True)
+    if c_make_encoder is not None
+    else json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True).iterencode
 )
+
+
+def _json_map(values: Mapping[str, str]) -> str:
+    """`_json(_sorted(values))`, without the sorted copy."""
+    return "".join(_map_chunks(values, False))
+
+
+_GO_ONLY_ESCAPES = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"))
+_GO_ONLY_ESCAPES_NON_ASCII = (("\u2028", "\\u2028"), ("\u2029", "\\u2029"))
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _PY_SHORT = re.compile(r"\\[\\bf]")
+# The check for them: one regex pass is faster than two substring searches of a large message.
+_PY_SHORT_HINT = re.compile(r"\\[bf]")
 _GO_FOR_PY_SHORT = {"\\\\": "\\\\", "\\b": "\\u0008", "\\f": "\\u000c"}
 
 
 def go_json(value: object) -> str:
-    """`value` as Go 1.19's encoding/json writes it (Debian builds Alertmanager 0.25 with it).
+    """`value` as Go 1.19's encoding/json writes it (Debian builds Alertmanager 0.25 with it)."""
+    return _go_patch(_json(value))
 
-    Python's C encoder does the work; then what Go writes differently is patched: Go escapes
+
+def _go_patch(text: str) -> str:
+    """JSON from Python's encoder (ensure_ascii off) as Go's would write it: Go escapes
     <, >, & and the JS line separators, writes \\b and \\f as \\u0008 and \\u000c, and
     replaces invalid UTF-8 (here: lone surrogates) with U+FFFD. Those characters only occur
     inside strings, so patching the whole text is safe.
     """
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     for raw, escaped in _GO_ONLY_ESCAPES:
         if raw in text:
             text = text.replace(raw, escaped)
-    if _SURROGATE.search(text):
-        text = _SURROGATE.sub("\\\\ufffd", text)
-    if "\\b" in text or "\\f" in text:
+    # str knows whether it is ASCII without a scan; a regex scan of a large message is not free.
+    if not text.isascii():
+        for raw, escaped in _GO_ONLY_ESCAPES_NON_ASCII:
+            if raw in text:
+                text = text.replace(raw, escaped)
+        if _SURROGATE.search(text):
+            text = _SURROGATE.sub("\\\\ufffd", text)
+    if _PY_SHORT_HINT.search(text):
         # Matching escaped backslashes too keeps "\\\\b" (a backslash, then b) intact.
         text = _PY_SHORT.sub(lambda m: _GO_FOR_PY_SHORT[m.group(0)], text)
     return text
 
 
-_ZERO_TIME = GoTime.from_unix(0)
+@functools.lru_cache(maxsize=4096)  # alerts of one burst share their times
+def _timestamp(unix: float) -> str:
+    """Unix seconds (0: Go's zero time) as time.Time's JSON form."""
+    return _rfc3339nano(GoTime.from_unix(unix))
 
 
 def _rfc3339nano(t: GoTime) -> str:

@@ -103,7 +103,9 @@ class AggregationGroup:
 
     def _drop_resolved(self, sent: list[Alert]) -> None:
         for alert in sent:
+            if not alert.ends_at:  # firing (most of a large group): no lookup
+                continue
             current = self.alerts.get(alert.fingerprint)
             # Unless it was updated since, e.g. fired again during the flush.
-            if alert.ends_at and current is not None and current.updated_at == alert.updated_at:
+            if current is not None and current.updated_at == alert.updated_at:
                 del self.alerts[alert.fingerprint]

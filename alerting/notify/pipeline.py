@@ -81,6 +81,9 @@ class Pipeline:
     stages: Stages
     metrics: Metrics = field(default_factory=Metrics)
     _busy: KeyedLocks = field(default_factory=lambda: KeyedLocks())
+    # The store writes one outbox item at a time anyway; encoding each only when its write is
+    # near keeps a few encoded notifications in memory, not one per group flushing at once.
+    _outbox_writes: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
 
     async def flush(self, flush: Flush) -> bool:
         """Notify every integration of the receiver; true when none failed (muted counts as ok)."""
@@ -112,6 +115,9 @@ class Pipeline:
             return []
         if stages.time_intervals.muted(flush.mute_time_intervals, now):
             return []
+        if not len(self.silences):
+            # Nothing to match, and no need to fill the silences' cache with every label set.
+            return alerts
         return [a for a in alerts if not self.silences.mutes(a.labels, now)]
 
     async def _notify(self, integration: Integration, flush: Flush, alerts: list[Alert]) -> bool:
@@ -152,7 +158,8 @@ class Pipeline:
         sets: tuple[frozenset[str], frozenset[str]] | None = None,
     ) -> bool:
         item = OutboxItem(integration.name, notification)
-        await self.store.put_outbox(item)
+        async with self._outbox_writes:
+            await self.store.put_outbox(item)
         kind = integration.channel.kind
         self.metrics.notifications.labels(kind).inc()
         try:
@@ -212,7 +219,8 @@ class KeyedLocks:
 
 
 def _sets(alerts: Sequence[Alert]) -> tuple[frozenset[str], frozenset[str]]:
-    return (
-        frozenset(a.fingerprint for a in alerts if not a.ends_at),
-        frozenset(a.fingerprint for a in alerts if a.ends_at),
-    )
+    # Through a set: a frozenset made from one is sized for its length; made from a generator,
+    # it keeps the room it grew into (twice as much), for as long as the log keeps the entry.
+    firing = {a.fingerprint for a in alerts if not a.ends_at}
+    resolved = {a.fingerprint for a in alerts if a.ends_at}
+    return frozenset(firing), frozenset(resolved)
