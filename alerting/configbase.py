@@ -1,8 +1,9 @@
 """Building blocks every config section shares: the strict base model, durations, label names,
-paths relative to the config file, and Prometheus's common HTTP client options."""
+paths relative to the config file, and Prometheus's common HTTP client and TLS options."""
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -76,6 +77,18 @@ class Authorization(Model):
         return self
 
 
+class HTTPConfigError(ValueError):
+    """An `http_config` that cannot be used: unreadable TLS files, a bad proxy URL."""
+
+
+_TLS_VERSIONS = {
+    "TLS10": ssl.TLSVersion.TLSv1,
+    "TLS11": ssl.TLSVersion.TLSv1_1,
+    "TLS12": ssl.TLSVersion.TLSv1_2,
+    "TLS13": ssl.TLSVersion.TLSv1_3,
+}
+
+
 class TLSConfig(Model):
     ca_file: str = ""
     cert_file: str = ""
@@ -89,16 +102,60 @@ class TLSConfig(Model):
     @model_validator(mode="after")
     def _loadable(self) -> TLSConfig:
         """Fail at load, where the file is named, rather than at the first request."""
-        if not (self.ca_file or self.cert_file or self.key_file or self.min_version):
-            return self  # nothing to load or check
-        # Imported here: httpclient builds on this module's models.
-        from alerting.httpclient import HTTPConfigError, ssl_context
-
-        try:
-            ssl_context(self)
-        except HTTPConfigError as error:
-            raise ValueError(str(error)) from None
+        if self.ca_file or self.cert_file or self.key_file or self.min_version:
+            try:
+                self.ssl_context()
+            except HTTPConfigError as error:
+                raise ValueError(str(error)) from None
         return self
+
+    def ssl_context(self) -> ssl.SSLContext | bool:
+        """The context `tls_config` asks for, or True when the defaults do."""
+        if self == TLSConfig():
+            return True
+        try:
+            context = ssl.create_default_context(cafile=self.ca_file or None)
+        except OSError as exc:  # ssl.SSLError is one too
+            raise HTTPConfigError(
+                f"unable to load CA cert {self.ca_file}: {_reason(exc)}"
+            ) from None
+        _load_client_cert(context, self)
+        if self.min_version:
+            context.minimum_version = _tls_version(self.min_version)
+        if self.insecure_skip_verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
+
+def _load_client_cert(context: ssl.SSLContext, tls: TLSConfig) -> None:
+    if tls.cert_file and not tls.key_file:
+        raise HTTPConfigError(
+            f"client cert file {tls.cert_file!r} specified without client key file"
+        )
+    if tls.key_file and not tls.cert_file:
+        raise HTTPConfigError(
+            f"client key file {tls.key_file!r} specified without client cert file"
+        )
+    if not tls.cert_file:
+        return
+    try:
+        context.load_cert_chain(tls.cert_file, tls.key_file)
+    except OSError as exc:
+        raise HTTPConfigError(
+            f"unable to load client cert {tls.cert_file} and key {tls.key_file}: {_reason(exc)}"
+        ) from None
+
+
+def _tls_version(name: str) -> ssl.TLSVersion:
+    try:
+        return _TLS_VERSIONS[name]
+    except KeyError:
+        raise HTTPConfigError(f"tls_config: unknown TLS version: {name}") from None
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror if exc.strerror and not isinstance(exc, ssl.SSLError) else str(exc)
 
 
 class HTTPClientConfig(Model):

@@ -12,18 +12,7 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
-from alerting.configbase import HTTPClientConfig, TLSConfig
-
-_TLS_VERSIONS = {
-    "TLS10": ssl.TLSVersion.TLSv1,
-    "TLS11": ssl.TLSVersion.TLSv1_1,
-    "TLS12": ssl.TLSVersion.TLSv1_2,
-    "TLS13": ssl.TLSVersion.TLSv1_3,
-}
-
-
-class HTTPConfigError(ValueError):
-    """An `http_config` that cannot be used: unreadable TLS files, a bad proxy URL."""
+from alerting.configbase import HTTPClientConfig, HTTPConfigError
 
 
 class CredentialsError(Exception):
@@ -101,7 +90,7 @@ def http_settings(cfg: HTTPClientConfig) -> HTTPSettings:
     proxy, proxy_headers = _proxy(cfg.proxy_url)
     return HTTPSettings(
         credentials=_credentials(cfg),
-        ssl=ssl_context(cfg.tls_config),
+        ssl=cfg.tls_config.ssl_context(),
         server_hostname=cfg.tls_config.server_name or None,
         proxy=proxy,
         proxy_headers=proxy_headers,
@@ -119,42 +108,6 @@ def new_session(timeout: float | None = None) -> aiohttp.ClientSession:
         timeout=aiohttp.ClientTimeout(total=timeout),
         cookie_jar=aiohttp.DummyCookieJar(),
     )
-
-
-def ssl_context(tls: TLSConfig) -> ssl.SSLContext | bool:
-    """The context `tls_config` asks for, or True when the defaults do."""
-    if tls == TLSConfig():
-        return True
-    try:
-        context = ssl.create_default_context(cafile=tls.ca_file or None)
-    except OSError as exc:  # ssl.SSLError is one too
-        raise HTTPConfigError(f"unable to load CA cert {tls.ca_file}: {_reason(exc)}") from None
-    _load_client_cert(context, tls)
-    if tls.min_version:
-        context.minimum_version = _tls_version(tls.min_version)
-    if tls.insecure_skip_verify:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
-
-
-def _load_client_cert(context: ssl.SSLContext, tls: TLSConfig) -> None:
-    if tls.cert_file and not tls.key_file:
-        raise HTTPConfigError(
-            f"client cert file {tls.cert_file!r} specified without client key file"
-        )
-    if tls.key_file and not tls.cert_file:
-        raise HTTPConfigError(
-            f"client key file {tls.key_file!r} specified without client cert file"
-        )
-    if not tls.cert_file:
-        return
-    try:
-        context.load_cert_chain(tls.cert_file, tls.key_file)
-    except OSError as exc:
-        raise HTTPConfigError(
-            f"unable to load client cert {tls.cert_file} and key {tls.key_file}: {_reason(exc)}"
-        ) from None
 
 
 def basic_authorization(username: str, password: str) -> str:
@@ -191,14 +144,3 @@ def _proxy(proxy_url: str) -> tuple[str | None, dict[str, str]]:
     # Go's transport turns the proxy URL's userinfo into Proxy-Authorization.
     header = basic_authorization(url.user, url.password or "")
     return str(url.with_user(None)), {"Proxy-Authorization": header}
-
-
-def _tls_version(name: str) -> ssl.TLSVersion:
-    try:
-        return _TLS_VERSIONS[name]
-    except KeyError:
-        raise HTTPConfigError(f"tls_config: unknown TLS version: {name}") from None
-
-
-def _reason(exc: OSError) -> str:
-    return exc.strerror if exc.strerror and not isinstance(exc, ssl.SSLError) else str(exc)

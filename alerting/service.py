@@ -81,8 +81,7 @@ def datasource_from(cfg: PrometheusDatasource) -> PrometheusClient:
         basic_auth=basic,
         bearer_token=token,
         headers=cfg.headers,
-        ca_file=cfg.tls_config.ca_file or None,
-        insecure_skip_verify=cfg.tls_config.insecure_skip_verify,
+        ssl_context=cfg.tls_config.ssl_context(),
     )
 
 

@@ -20,6 +20,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from alerting.configbase import TLSConfig
 from alerting.datasource import (
     BadData,
     PrometheusAPIError,
@@ -359,8 +360,8 @@ async def test_tls(certificate: tuple[str, ssl.SSLContext], trust: str) -> None:
     cert, server = certificate
     options: dict[str, Any] = {
         "unknown-ca": {},
-        "ca-file": {"ca_file": cert},
-        "insecure-skip-verify": {"insecure_skip_verify": True},
+        "ca-file": {"ssl_context": TLSConfig(ca_file=cert).ssl_context()},
+        "insecure-skip-verify": {"ssl_context": TLSConfig(insecure_skip_verify=True).ssl_context()},
     }[trust]
     async with recording(tls=server) as (url, seen), PrometheusClient(url, **options) as client:
         if trust == "unknown-ca":

@@ -76,8 +76,7 @@ class PrometheusClient:
         basic_auth: tuple[str, str] | None = None,
         bearer_token: str | None = None,
         headers: Mapping[str, str] | None = None,
-        ca_file: str | None = None,
-        insecure_skip_verify: bool = False,
+        ssl_context: ssl.SSLContext | bool = True,  # True: verify against the system's CAs
     ) -> None:
         if basic_auth is not None and bearer_token is not None:
             raise ValueError("at most one of basic_auth and bearer_token may be set")
@@ -92,7 +91,7 @@ class PrometheusClient:
             self._headers["Authorization"] = _basic_authorization(*basic_auth)
         if bearer_token is not None:
             self._headers["Authorization"] = f"Bearer {bearer_token}"
-        self._ssl = _ssl_context(ca_file, insecure_skip_verify)
+        self._ssl = ssl_context
         self._semaphore = asyncio.Semaphore(max_concurrency)
         self._session: aiohttp.ClientSession | None = None
 
@@ -149,16 +148,6 @@ class PrometheusClient:
 def _basic_authorization(user: str, password: str) -> str:
     token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
     return f"Basic {token}"
-
-
-def _ssl_context(ca_file: str | None, insecure_skip_verify: bool) -> ssl.SSLContext | bool:
-    if ca_file is None and not insecure_skip_verify:
-        return True  # aiohttp's default verification against the system's CAs
-    context = ssl.create_default_context(cafile=ca_file)
-    if insecure_skip_verify:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
 
 
 def _api_data(status: int, body: bytes) -> Any:

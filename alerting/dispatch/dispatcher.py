@@ -95,10 +95,6 @@ class Dispatcher:
             self._observe(stored)
             self._route(stored, now)
 
-    async def ingest_async(self, alerts: list[Alert]) -> None:
-        """`ingest` as the evaluator's sink."""
-        self.ingest(alerts)
-
     async def wait_idle(self) -> None:
         """Return once no flush is in progress (tests advance a manual clock, then wait here)."""
         await self._idle.wait()

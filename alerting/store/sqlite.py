@@ -125,10 +125,7 @@ class SqliteStore:
     async def open(self) -> None:
         if self._conn is not None:
             raise StoreError(f"{self._location}: store is already open")
-        try:
-            self._conn = await self._connect()
-        except sqlite3.DatabaseError as error:
-            raise StoreError(f"{self._location}: {error}") from error
+        self._conn = await connect(self._location, self._synchronous)
         self._queue = asyncio.Queue()
         self._writer = asyncio.create_task(self._run_writer(), name=f"store {self._location}")
         self._accepting = True
@@ -146,7 +143,7 @@ class SqliteStore:
 
     async def load_rule_state(self) -> RuleState:
         alerts: dict[str, dict[str, list[RuleAlert]]] = {}
-        async with self._lock, self._transaction("BEGIN") as conn:
+        async with self._lock, transaction(self._conn_or_raise(), "BEGIN") as conn:
             decode = _Decoder()
             async with conn.execute(_SELECT_ALERTS) as cursor:
                 # In chunks: all rows at once would be a second copy of every alert, transient
@@ -164,33 +161,6 @@ class SqliteStore:
 
     async def forget_groups(self, keep: set[str]) -> None:
         await self._submit(_Forget(frozenset(keep)))
-
-    async def _connect(self) -> aiosqlite.Connection:
-        if self._location != MEMORY:
-            Path(self._location).parent.mkdir(parents=True, exist_ok=True)
-        # Autocommit mode: transactions are exactly the BEGIN ... COMMIT this module issues.
-        conn = await aiosqlite.connect(self._location, isolation_level=None)
-        try:
-            await self._configure(conn)
-            await migrate(conn, self._location)
-        except BaseException:
-            await conn.close()
-            raise
-        return conn
-
-    async def _configure(self, conn: aiosqlite.Connection) -> None:
-        # The busy timeout goes first: switching to WAL needs a lock another process may hold.
-        await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        async with conn.execute("PRAGMA journal_mode = WAL") as cursor:
-            row = await cursor.fetchone()
-        mode = row[0] if row else None
-        if mode != "wal" and self._location != MEMORY:
-            raise StoreError(
-                f"{self._location}: cannot use the WAL journal (journal mode stays {mode}); "
-                "put the database on a local file system"
-            )
-        await conn.execute(f"PRAGMA synchronous = {self._synchronous}")
-        await conn.execute("PRAGMA foreign_keys = ON")
 
     async def _submit(self, op: GroupWrite | _Forget) -> None:
         if not self._accepting:
@@ -246,7 +216,7 @@ class SqliteStore:
         batch = _Batch()
         for op in ops:
             batch.add(op)
-        async with self._lock, self._transaction("BEGIN IMMEDIATE") as conn:
+        async with self._lock, transaction(self._conn_or_raise(), "BEGIN IMMEDIATE") as conn:
             if batch.keep is not None:
                 await _delete_groups_except(conn, batch.keep)
             await conn.executemany(_UPSERT_GROUP, list(batch.evaluated.items()))
@@ -256,18 +226,59 @@ class SqliteStore:
             await conn.executemany(_UPSERT_ALERT, upserts)
         self.transactions_committed += 1
 
-    @asynccontextmanager
-    async def _transaction(self, begin: str) -> AsyncIterator[aiosqlite.Connection]:
-        conn = self._conn
-        if conn is None:
+    def _conn_or_raise(self) -> aiosqlite.Connection:
+        if self._conn is None:
             raise StoreError(f"{self._location}: store is not open")
-        await conn.execute(begin)
+        return self._conn
+
+
+async def connect(location: str, synchronous: Literal["NORMAL", "FULL"]) -> aiosqlite.Connection:
+    """A connection in autocommit mode, WAL, with the schema brought up to date."""
+    if location != MEMORY:
+        Path(location).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        # Autocommit mode: transactions are exactly the BEGIN ... COMMIT this package issues.
+        conn = await aiosqlite.connect(location, isolation_level=None)
         try:
-            yield conn
+            await _configure(conn, location, synchronous)
+            await migrate(conn, location)
         except BaseException:
-            await conn.rollback()
+            await conn.close()
             raise
-        await conn.commit()
+    except sqlite3.DatabaseError as error:  # not a database, or a corrupt one
+        raise StoreError(f"{location}: {error}") from error
+    return conn
+
+
+async def _configure(
+    conn: aiosqlite.Connection, location: str, synchronous: Literal["NORMAL", "FULL"]
+) -> None:
+    # The busy timeout goes first: switching to WAL needs a lock another process may hold.
+    await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    async with conn.execute("PRAGMA journal_mode = WAL") as cursor:
+        row = await cursor.fetchone()
+    mode = row[0] if row else None
+    if mode != "wal" and location != MEMORY:
+        raise StoreError(
+            f"{location}: cannot use the WAL journal (journal mode stays {mode}); "
+            "put the database on a local file system"
+        )
+    await conn.execute(f"PRAGMA synchronous = {synchronous}")
+    await conn.execute("PRAGMA foreign_keys = ON")
+
+
+@asynccontextmanager
+async def transaction(
+    conn: aiosqlite.Connection, begin: str
+) -> AsyncIterator[aiosqlite.Connection]:
+    """BEGIN ... COMMIT, rolled back if the body raises (or is cancelled)."""
+    await conn.execute(begin)
+    try:
+        yield conn
+    except BaseException:
+        await conn.rollback()
+        raise
+    await conn.commit()
 
 
 async def _delete_groups_except(conn: aiosqlite.Connection, keep: frozenset[str]) -> None:

@@ -8,18 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 import aiosqlite
 
 from alerting.notify.nflog import LogEntry
 from alerting.notify.outbox import OutboxItem, decode_notification, encode_notification
 from alerting.store import NotificationState, StoreError
-from alerting.store.migrations import migrate
-from alerting.store.sqlite import BUSY_TIMEOUT_MS, MEMORY
+from alerting.store.sqlite import connect, transaction
 
 _UPSERT_LOG = """
     INSERT INTO notification_log (group_key, integration, sent_at, firing, resolved, expires_at)
@@ -47,21 +44,7 @@ class SqliteNotificationStore:
         self._lock = asyncio.Lock()
 
     async def open(self) -> None:
-        if self._location != MEMORY:
-            Path(self._location).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            conn = await aiosqlite.connect(self._location, isolation_level=None)
-        except sqlite3.DatabaseError as error:
-            raise StoreError(f"{self._location}: {error}") from error
-        try:
-            await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            await conn.execute("PRAGMA journal_mode = WAL")
-            await conn.execute("PRAGMA synchronous = NORMAL")
-            await migrate(conn, self._location)
-        except BaseException:
-            await conn.close()
-            raise
-        self._conn = conn
+        self._conn = await connect(self._location, "NORMAL")
 
     async def close(self) -> None:
         if self._conn is not None:
@@ -113,16 +96,10 @@ class SqliteNotificationStore:
         self, begin: str = "BEGIN IMMEDIATE"
     ) -> AsyncIterator[aiosqlite.Connection]:
         async with self._lock:
-            conn = self._conn
-            if conn is None:
+            if self._conn is None:
                 raise StoreError(f"{self._location}: store is not open")
-            await conn.execute(begin)
-            try:
+            async with transaction(self._conn, begin) as conn:
                 yield conn
-            except BaseException:
-                await conn.rollback()
-                raise
-            await conn.commit()
 
 
 def _log_row(entry: LogEntry) -> tuple[object, ...]:
