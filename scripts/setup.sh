@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Installs what the demo and the tests need on a fresh Debian machine: Prometheus and
-# Alertmanager from Debian, and a virtualenv with the project and its test extras.
+# Installs what the demo and the tests need on a fresh Debian machine: Prometheus, Alertmanager
+# and Chromium (a test renders the default email) from Debian, and a virtualenv with the
+# project and its test extras.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
 for binary_package in prometheus:prometheus promtool:prometheus \
-    prometheus-alertmanager:prometheus-alertmanager amtool:prometheus-alertmanager; do
+    prometheus-alertmanager:prometheus-alertmanager amtool:prometheus-alertmanager \
+    chromium:chromium; do
     command -v "${binary_package%%:*}" >/dev/null || missing+=("${binary_package##*:}")
 done
 if ((${#missing[@]})); then

@@ -8,18 +8,27 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+import aiohttp
 
 from alerting.model import Alert
+from alerting.template.alertmanager import NotificationTemplates
+
+if TYPE_CHECKING:  # config imports the channels' specs; the channels only read its globals
+    from alerting.config import GlobalConfig
 
 
 class DeliveryError(Exception):
     """One delivery attempt failed; `retryable` says whether trying again may help
-    (5xx, 429 where the service documents it, connection errors) or not (other 4xx, bad config)."""
+    (5xx, 429 where the service documents it, connection errors) or not (other 4xx, bad config).
+    `retry_after` (seconds) is the service's own wish, such as a 429's Retry-After header; the
+    next attempt waits at least that long."""
 
-    def __init__(self, message: str, *, retryable: bool) -> None:
+    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,3 +57,25 @@ class Channel(Protocol):
     async def close(self) -> None:
         """Release connections; called when a reload replaces the channel and at shutdown."""
         ...
+
+
+class ChannelState(Protocol):
+    """Durable strings a channel keeps between flushes and across restarts, such as the Slack
+    message a group's later notifications update. Keys are the channel's own."""
+
+    async def get(self, key: str) -> str | None: ...
+
+    async def put(self, key: str, value: str | None) -> None:
+        """Keep `value`; None forgets the key."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelContext:
+    """What a receiver's channel factories get besides their own config entries."""
+
+    receiver: str
+    session: aiohttp.ClientSession  # pooled, shared, owned by the notifier: never close it
+    templates: NotificationTemplates  # Alertmanager's defaults, ours, then `templates:` files
+    global_: GlobalConfig  # smtp_*, slack_api_url, pagerduty_url, http_config defaults
+    state: ChannelState

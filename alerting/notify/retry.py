@@ -49,6 +49,7 @@ async def deliver(
     last_error = ""
     while True:
         attempt += 1
+        asked = 0.0
         try:
             await before(clock, deadline, channel.send(notification))
             return attempt
@@ -65,7 +66,8 @@ async def deliver(
                     extra={"integration": channel.kind, "attempts": attempt, "error": str(error)},
                 )
             last_error = str(error)
-        wait = min(delay * (1 + JITTER * (2 * jitter() - 1)), MAX_DELAY)
+            asked = error.retry_after or 0.0
+        wait = max(min(delay * (1 + JITTER * (2 * jitter() - 1)), MAX_DELAY), asked)
         delay *= MULTIPLIER
         if clock.now() + wait >= deadline:
             raise DeliveryFailed(_gave_up(last_error, attempt), attempt)

@@ -99,6 +99,14 @@ class NotificationStore(Protocol):
 
     async def save_silences(self, upserts: dict[str, str], deletes: list[str]) -> None: ...
 
+    async def get_channel_state(self, key: str) -> str | None:
+        """What a channel kept for `key` (see alerting.channels.ChannelState), or None."""
+        ...
+
+    async def put_channel_state(self, key: str, value: str | None, now: float) -> None:
+        """Keep `value` for `key`; None forgets it."""
+        ...
+
 
 def open_store(location: str) -> Store:
     """The store for a `storage.path` setting: a SQLite file path, or a PostgreSQL DSN."""

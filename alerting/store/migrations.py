@@ -82,6 +82,18 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        "per-group state of channels (such as the Slack message a group updates)",
+        (
+            """
+            CREATE TABLE channel_state (
+                key TEXT PRIMARY KEY,
+                value TEXT NOT NULL,
+                updated_at REAL NOT NULL
+            )
+            """,
+        ),
+    ),
 )
 
 LATEST_VERSION = len(MIGRATIONS)

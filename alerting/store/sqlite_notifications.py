@@ -35,6 +35,10 @@ _UPSERT_SILENCE = """
     INSERT INTO silence (id, body) VALUES (?, ?)
     ON CONFLICT (id) DO UPDATE SET body = excluded.body
 """
+_PUT_CHANNEL_STATE = """
+    INSERT INTO channel_state (key, value, updated_at) VALUES (?, ?, ?)
+    ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
+"""
 
 
 class SqliteNotificationStore:
@@ -90,6 +94,20 @@ class SqliteNotificationStore:
         async with self._transaction() as conn:
             await conn.executemany(_UPSERT_SILENCE, list(upserts.items()))
             await conn.executemany("DELETE FROM silence WHERE id = ?", [(i,) for i in deletes])
+
+    async def get_channel_state(self, key: str) -> str | None:
+        async with self._transaction("BEGIN") as conn:
+            rows = await conn.execute_fetchall(
+                "SELECT value FROM channel_state WHERE key = ?", (key,)
+            )
+        return str(rows[0][0]) if rows else None
+
+    async def put_channel_state(self, key: str, value: str | None, now: float) -> None:
+        async with self._transaction() as conn:
+            if value is None:
+                await conn.execute("DELETE FROM channel_state WHERE key = ?", (key,))
+            else:
+                await conn.execute(_PUT_CHANNEL_STATE, (key, value, now))
 
     @asynccontextmanager
     async def _transaction(

@@ -18,7 +18,12 @@ from alerting.template.gotypes import GoFunc, GoType, register
 from alerting.template.template import Template
 
 _HERE = Path(__file__).parent
-DEFAULT_TEMPLATE_FILES = (_HERE / "default.tmpl", _HERE / "email.tmpl")
+# Alertmanager's own, then the default messages of our channels, which may use Alertmanager's.
+DEFAULT_TEMPLATE_FILES = (
+    _HERE / "default.tmpl",
+    _HERE / "email.tmpl",
+    *sorted((_HERE.parent / "channels" / "templates").glob("*.tmpl")),
+)
 
 
 class KV(dict):
