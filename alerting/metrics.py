@@ -53,29 +53,38 @@ class Metrics:
             "Alerts handed to dispatch, from rules or pushes.",
             registry=r,
         )
-        integration = ["integration"]
+        # Alertmanager labels these by integration kind only; a receiver label says whom a
+        # failure leaves uninformed. Receivers are few and configured, so the series stay few.
+        by = ["receiver", "integration"]
         self.notifications = Counter(
             "alerting_notifications",
-            "Notifications attempted (each with its retries), by integration kind.",
-            integration,
+            "Notifications attempted (each with its retries).",
+            by,
             registry=r,
         )
         self.notifications_failed = Counter(
             "alerting_notifications_failed",
             "Notifications given up on: not retryable, or the flush deadline passed.",
-            integration,
+            by,
             registry=r,
         )
         self.notification_requests = Counter(
             "alerting_notification_requests",
             "Delivery attempts, retries included.",
-            integration,
+            by,
             registry=r,
         )
         self.notifications_unchanged = Counter(
             "alerting_notifications_unchanged",
             "Flushes not sent because the notification log shows the receiver already knows.",
-            integration,
+            by,
+            registry=r,
+        )
+        self.notification_latency = Histogram(
+            "alerting_notification_latency_seconds",
+            "Time from the first attempt of a notification to its success or abandonment.",
+            by,
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
             registry=r,
         )
 

@@ -9,9 +9,10 @@ from contextlib import suppress
 
 import aiohttp
 
+from alerting.channels import Channel, ChannelContext
 from alerting.channels.webhook import webhook_channels
 from alerting.clock import Clock
-from alerting.config import Config
+from alerting.config import Config, ReceiverSpec
 from alerting.dispatch.dispatcher import Dispatcher
 from alerting.dispatch.route import build_route_tree
 from alerting.httpclient import new_session
@@ -23,6 +24,7 @@ from alerting.notify.pipeline import Integration, Pipeline, Stages
 from alerting.notify.silence import Silences, silence_from_api, silence_to_api
 from alerting.notify.time_intervals import TimeIntervals
 from alerting.store import NotificationStore
+from alerting.template.alertmanager import NotificationTemplates, load_templates
 
 log = logging.getLogger(__name__)
 
@@ -32,29 +34,51 @@ MAINTENANCE_INTERVAL = 900.0
 SILENCE_RETENTION = 120 * 3600.0
 
 
-def build_stages(config: Config, session: aiohttp.ClientSession) -> Stages:
+def build_stages(
+    config: Config,
+    session: aiohttp.ClientSession,
+    templates: NotificationTemplates,
+    state: StoreChannelState,
+) -> Stages:
+    receivers = {
+        receiver.name: receiver_integrations(
+            receiver, ChannelContext(receiver.name, session, templates, config.global_, state)
+        )
+        for receiver in config.receivers
+    }
     return Stages(
-        receivers=build_integrations(config, session),
+        receivers=receivers,
         inhibitor=Inhibitor(config.inhibit_rules),
         time_intervals=TimeIntervals([*config.time_intervals, *config.mute_time_intervals]),
         external_url=config.global_.external_url,
     )
 
 
-def build_integrations(
-    config: Config, session: aiohttp.ClientSession
-) -> dict[str, list[Integration]]:
-    """Every receiver's integrations; a receiver without any is valid and notifies nobody."""
-    http = config.global_.http_config
-    return {
-        receiver.name: [
-            Integration(receiver.name, index, channel)
-            for index, channel in enumerate(
-                webhook_channels(receiver.webhook_configs, http, session)
-            )
-        ]
-        for receiver in config.receivers
-    }
+def receiver_integrations(receiver: ReceiverSpec, ctx: ChannelContext) -> list[Integration]:
+    """A receiver's integrations, numbered per kind as Alertmanager names them; none is valid
+    and notifies nobody."""
+    kinds: list[list[Channel]] = [
+        list(webhook_channels(receiver.webhook_configs, ctx)),
+    ]
+    return [
+        Integration(receiver.name, index, channel)
+        for channels in kinds
+        for index, channel in enumerate(channels)
+    ]
+
+
+class StoreChannelState:
+    """Channels' durable state (alerting.channels.ChannelState) in the notification store."""
+
+    def __init__(self, store: NotificationStore, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    async def get(self, key: str) -> str | None:
+        return await self._store.get_channel_state(key)
+
+    async def put(self, key: str, value: str | None) -> None:
+        await self._store.put_channel_state(key, value, self._clock.now())
 
 
 class Notifier:
@@ -67,17 +91,20 @@ class Notifier:
         self.store = store
         self.metrics = metrics or Metrics()
         self.silences = Silences()
+        self.channel_state = StoreChannelState(store, clock)
         self._saved_silences: dict[str, str] = {}
         self._session: aiohttp.ClientSession | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.pipeline: Pipeline | None = None
         self.dispatcher: Dispatcher | None = None
 
-    async def start(self, config: Config) -> None:
+    async def start(self, config: Config, templates: NotificationTemplates | None = None) -> None:
         assert config.route is not None, "a notifier needs a route"
         session = new_session()
         try:
-            stages = build_stages(config, session)
+            stages = build_stages(
+                config, session, templates or load_templates(), self.channel_state
+            )
         except BaseException:
             await session.close()
             raise
@@ -101,9 +128,11 @@ class Notifier:
             asyncio.create_task(self._maintain(), name="notification maintenance"),
         ]
 
-    async def reload(self, config: Config) -> None:
+    async def reload(self, config: Config, templates: NotificationTemplates | None = None) -> None:
         assert self.pipeline and self.dispatcher and self._session and config.route
-        stages = build_stages(config, self._session)
+        stages = build_stages(
+            config, self._session, templates or load_templates(), self.channel_state
+        )
         self.pipeline.stages = stages
         await self.dispatcher.reconfigure(
             build_route_tree(config.route),

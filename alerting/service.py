@@ -124,7 +124,7 @@ class Service:
             await self.notifier.store.open()
             await self._serve()
             config = self.loaded.config
-            await self._configure_notifier(config)
+            await self._configure_notifier(config, self.loaded.templates)
             await self.manager.start(
                 self.loaded.groups, self._environment(), state, config.global_.outage_tolerance
             )
@@ -150,7 +150,7 @@ class Service:
                 self.metrics.reloads.labels("failure").inc()
                 return problems
             try:
-                await self._configure_notifier(loaded.config)
+                await self._configure_notifier(loaded.config, loaded.templates)
             except (ValueError, OSError) as exc:  # channels that cannot be built: nothing changed
                 await datasource.close()
                 log.error("reload rejected", extra={"problems": [str(exc)]})
@@ -186,16 +186,16 @@ class Service:
         await stop.wait()
         await self.stop()
 
-    async def _configure_notifier(self, config: Config) -> None:
+    async def _configure_notifier(self, config: Config, templates: NotificationTemplates) -> None:
         """Notify when the config has a route; start, reload or stop the notifier to match."""
         if config.route is None:
             if self._notifying:
                 await self.notifier.stop()
                 self._notifying = False
         elif self._notifying:
-            await self.notifier.reload(config)
+            await self.notifier.reload(config, templates)
         else:
-            await self.notifier.start(config)
+            await self.notifier.start(config, templates)
             self._notifying = True
 
     async def _notify(self, alerts: list[Alert]) -> None:

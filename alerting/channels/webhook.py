@@ -16,7 +16,7 @@ from pydantic import Field, StrictBool, field_validator, model_validator
 from yarl import URL
 
 from alerting import __version__
-from alerting.channels import DeliveryError, Notification
+from alerting.channels import ChannelContext, DeliveryError, Notification
 from alerting.configbase import HTTPClientConfig, Model
 from alerting.httpclient import CredentialsError, HTTPSettings, http_settings
 from alerting.labels import go_quote
@@ -413,17 +413,13 @@ async def _excerpt(response: aiohttp.ClientResponse) -> str:
     return text + " ..." if len(data) > _BODY_EXCERPT else text
 
 
-def webhook_channels(
-    specs: Iterable[WebhookSpec],
-    global_http_config: HTTPClientConfig,
-    session: aiohttp.ClientSession,
-) -> list[WebhookChannel]:
+def webhook_channels(specs: Iterable[WebhookSpec], ctx: ChannelContext) -> list[WebhookChannel]:
     """A receiver's webhook integrations; entries without http_config use the global one."""
     return [
         WebhookChannel(
             spec,
-            session=session,
-            http_settings=http_settings(spec.http_config or global_http_config),
+            session=ctx.session,
+            http_settings=http_settings(spec.http_config or ctx.global_.http_config),
         )
         for spec in specs
     ]

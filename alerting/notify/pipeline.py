@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -40,6 +41,11 @@ class Integration:
     @property
     def name(self) -> str:
         return f"{self.receiver}/{self.channel.kind}/{self.index}"
+
+    @property
+    def labels(self) -> tuple[str, str]:
+        """Its metrics' receiver and integration labels."""
+        return (self.receiver, self.channel.kind)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +140,7 @@ class Pipeline:
                 repeat_interval=flush.repeat_interval,
                 now=flush.now,
             ):
-                self.metrics.notifications_unchanged.labels(integration.channel.kind).inc()
+                self.metrics.notifications_unchanged.labels(*integration.labels).inc()
                 return True
             if not send_resolved and not firing:
                 # Nothing to tell this receiver, but log it so the resolve is not news next time.
@@ -160,16 +166,19 @@ class Pipeline:
         item = OutboxItem(integration.name, notification)
         async with self._outbox_writes:
             await self.store.put_outbox(item)
-        kind = integration.channel.kind
-        self.metrics.notifications.labels(kind).inc()
+        labels = integration.labels
+        self.metrics.notifications.labels(*labels).inc()
+        started = time.monotonic()  # real time: on a manual clock a latency would mean nothing
         try:
             attempts = await deliver(integration.channel, notification, self.clock, deadline)
         except DeliveryFailed as error:
-            self.metrics.notification_requests.labels(kind).inc(error.attempts)
-            self.metrics.notifications_failed.labels(kind).inc()
+            self.metrics.notification_latency.labels(*labels).observe(time.monotonic() - started)
+            self.metrics.notification_requests.labels(*labels).inc(error.attempts)
+            self.metrics.notifications_failed.labels(*labels).inc()
             log.error(
                 "notify failed",
                 extra={
+                    "receiver": integration.receiver,
                     "integration": integration.name,
                     "group_key": notification.group_key,
                     "attempts": error.attempts,
@@ -178,7 +187,8 @@ class Pipeline:
             )
             await self.store.drop_outbox(item.key)
             return False
-        self.metrics.notification_requests.labels(kind).inc(attempts)
+        self.metrics.notification_latency.labels(*labels).observe(time.monotonic() - started)
+        self.metrics.notification_requests.labels(*labels).inc(attempts)
         firing, resolved = sets or _sets(notification.alerts)
         await self._record(integration, notification.group_key, firing, resolved)
         return True

@@ -20,7 +20,7 @@ import yaml
 from aiohttp import web
 from pydantic import ValidationError
 
-from alerting.channels import DeliveryError, Notification
+from alerting.channels import ChannelContext, DeliveryError, Notification
 from alerting.channels.webhook import (
     USER_AGENT,
     WebhookChannel,
@@ -29,9 +29,11 @@ from alerting.channels.webhook import (
     webhook_channels,
     webhook_payload,
 )
+from alerting.config import GlobalConfig
 from alerting.configbase import HTTPClientConfig
 from alerting.httpclient import http_settings, new_session
 from alerting.model import Alert
+from alerting.template.alertmanager import load_templates
 from tests.channels.test_httpclient import (
     PKI,
     Receiver,
@@ -522,13 +524,22 @@ async def test_factory_inherits_global_http_config(
             {"url": receiver.url + "/token", "http_config": {"authorization": {"type": "Token", "credentials": "c"}}}
         ),
     ]  # fmt: skip
-    global_http = HTTPClientConfig.model_validate({"bearer_token": "global"})
-    for webhook in webhook_channels(specs, global_http, session):
+    global_ = GlobalConfig.model_validate({"http_config": {"bearer_token": "global"}})
+    ctx = ChannelContext("r", session, load_templates(), global_, NoState())
+    for webhook in webhook_channels(specs, ctx):
         assert webhook.kind == "webhook"
         await webhook.send(notification([FIRING]))
         await webhook.close()  # the shared session stays open for the others
     seen = {r.url.rsplit("/", 1)[1]: r.headers["Authorization"] for r in receiver.requests}
     assert seen == {"inherits": "Bearer global", "own": basic("u", "p"), "token": "Token c"}
+
+
+class NoState:
+    async def get(self, key: str) -> str | None:
+        return None
+
+    async def put(self, key: str, value: str | None) -> None:
+        raise AssertionError("webhooks keep no state")
 
 
 async def test_send_resolved_is_for_the_pipeline(

@@ -224,6 +224,13 @@ async def test_client_errors_are_not_retried_and_the_next_flush_tries_again(
     await harness.advance_to(330)
     assert harness.receiver.requests == 2
     assert harness.sent() == [("firing", [("firing", "Disk/a")])]
+    assert harness.notifier is not None
+    sample = harness.notifier.metrics.registry.get_sample_value
+    labels = {"receiver": "hook", "integration": "webhook"}
+    assert sample("alerting_notifications_total", labels) == 2
+    assert sample("alerting_notifications_failed_total", labels) == 1
+    assert sample("alerting_notification_requests_total", labels) == 2
+    assert sample("alerting_notification_latency_seconds_count", labels) == 2
 
 
 async def test_routes_continue_and_a_receiver_without_integrations(harness: Harness) -> None:
