@@ -1,4 +1,5 @@
-"""The notification log, outbox and silences in the SQLite file, on a connection of their own.
+"""The notification log, outbox, silences and pushed alerts in the SQLite file, on a connection of
+their own.
 
 A connection separate from rule state's keeps the two writers independent: evaluation batches
 never wait behind a notification write, and WAL mode lets SQLite order the two safely.
@@ -8,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 import aiosqlite
 
+from alerting.dispatch.alerts import Received
+from alerting.model import Alert
 from alerting.notify.nflog import LogEntry
 from alerting.notify.outbox import OutboxItem, decode_notification, encode_notification
 from alerting.store import NotificationState, StoreError
@@ -35,6 +38,20 @@ _UPSERT_SILENCE = """
     INSERT INTO silence (id, body) VALUES (?, ?)
     ON CONFLICT (id) DO UPDATE SET body = excluded.body
 """
+_PUSHED_COLUMNS = (
+    "fingerprint, labels, annotations, starts_at, ends_at, generator_url, updated_at, timeout"
+)
+_PUT_PUSHED = f"""
+    INSERT INTO pushed_alert ({_PUSHED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (fingerprint) DO UPDATE SET
+        labels = excluded.labels, annotations = excluded.annotations,
+        starts_at = excluded.starts_at, ends_at = excluded.ends_at,
+        generator_url = excluded.generator_url, updated_at = excluded.updated_at,
+        timeout = excluded.timeout
+"""
+_RECORD_RESOLVED = "INSERT OR IGNORE INTO resolved_alert (fingerprint, resolved_at) VALUES (?, ?)"
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
+_raw_loads = json.JSONDecoder().raw_decode  # for the JSON _dumps wrote: no whitespace checks
 _PUT_CHANNEL_STATE = """
     INSERT INTO channel_state (key, value, updated_at) VALUES (?, ?, ?)
     ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
@@ -66,10 +83,12 @@ class SqliteNotificationStore:
                 "SELECT integration, notification FROM outbox"
             )
             silence_rows = await conn.execute_fetchall("SELECT id, body FROM silence")
+            pushed_rows = await conn.execute_fetchall(f"SELECT {_PUSHED_COLUMNS} FROM pushed_alert")
         return NotificationState(
             log=[_log_entry(row) for row in log_rows],
-            outbox=[OutboxItem(i, decode_notification(text)) for i, text in outbox_rows],
+            outbox=[OutboxItem(i, decode_notification(data)) for i, data in outbox_rows],
             silences=dict(silence_rows),
+            pushed=[_pushed_alert(row) for row in pushed_rows],
         )
 
     async def put_outbox(self, item: OutboxItem) -> None:
@@ -94,6 +113,28 @@ class SqliteNotificationStore:
         async with self._transaction() as conn:
             await conn.executemany(_UPSERT_SILENCE, list(upserts.items()))
             await conn.executemany("DELETE FROM silence WHERE id = ?", [(i,) for i in deletes])
+
+    async def put_pushed_alerts(self, alerts: Sequence[Received]) -> None:
+        rows = [_pushed_row(received) for received in alerts]  # encoded before taking the lock
+        async with self._transaction() as conn:
+            await conn.executemany(_PUT_PUSHED, rows)
+
+    async def collect_alerts(
+        self, forget: Sequence[str], resolved: Sequence[tuple[str, float]], keep_since: float
+    ) -> None:
+        async with self._transaction() as conn:
+            await conn.executemany(
+                "DELETE FROM pushed_alert WHERE fingerprint = ?", [(fp,) for fp in forget]
+            )
+            await conn.executemany(_RECORD_RESOLVED, resolved)
+            await conn.execute("DELETE FROM resolved_alert WHERE resolved_at < ?", (keep_since,))
+
+    async def count_resolved(self, since: float) -> int:
+        async with self._transaction("BEGIN") as conn:
+            rows = await conn.execute_fetchall(
+                "SELECT COUNT(*) FROM resolved_alert WHERE resolved_at >= ?", (since,)
+            )
+        return int(rows[0][0])
 
     async def get_channel_state(self, key: str) -> str | None:
         async with self._transaction("BEGIN") as conn:
@@ -129,6 +170,34 @@ def _log_row(entry: LogEntry) -> tuple[object, ...]:
         json.dumps(sorted(entry.resolved)),
         entry.expires_at,
     )
+
+
+def _pushed_row(received: Received) -> tuple[object, ...]:
+    alert = received.alert
+    return (
+        alert.fingerprint,
+        _dumps(alert.labels),
+        _dumps(alert.annotations),
+        alert.starts_at,
+        alert.ends_at,
+        alert.generator_url,
+        alert.updated_at,
+        int(received.timeout),
+    )
+
+
+def _pushed_alert(row: tuple[object, ...]) -> Received:
+    fingerprint, labels, annotations, starts_at, ends_at, url, updated_at, timeout = row
+    alert = Alert(
+        labels=_raw_loads(str(labels))[0],
+        annotations=_raw_loads(str(annotations))[0],
+        starts_at=float(starts_at),  # type: ignore[arg-type]
+        ends_at=float(ends_at),  # type: ignore[arg-type]
+        generator_url=str(url),
+        updated_at=float(updated_at),  # type: ignore[arg-type]
+        cached_fingerprint=str(fingerprint),
+    )
+    return Received(alert, bool(timeout))
 
 
 def _log_entry(row: tuple[object, ...]) -> LogEntry:
