@@ -13,7 +13,12 @@ from typing import TYPE_CHECKING, Protocol
 import aiohttp
 
 from alerting.model import Alert
-from alerting.template.alertmanager import NotificationTemplates
+from alerting.template.alertmanager import (
+    Escalation,
+    NotificationData,
+    NotificationTemplates,
+    notification_data,
+)
 
 if TYPE_CHECKING:  # config imports the channels' specs; the channels only read its globals
     from alerting.config import GlobalConfig
@@ -42,6 +47,15 @@ class Notification:
     alerts: Sequence[Alert]
     now: float  # the flush time: an alert is resolved when 0 < ends_at <= now
     external_url: str
+    escalation: Escalation | None = None  # set when the group's route has a policy
+
+
+def template_data(notification: Notification) -> NotificationData:
+    """What the receiver's templates see for `notification` (Alertmanager's data, and ours)."""
+    n = notification
+    return notification_data(
+        n.receiver, dict(n.group_labels), n.alerts, n.external_url, n.now, n.escalation
+    )
 
 
 class Channel(Protocol):

@@ -55,6 +55,12 @@ class AggregationGroup:
     def empty(self) -> bool:
         return not self.alerts
 
+    def flush_by(self, at: float) -> None:
+        """Flush no later than `at`: an escalation level falls due between regular flushes."""
+        if at < self._next_flush:
+            self._next_flush = at
+            self._wake.set()
+
     async def _run(self) -> None:
         while True:
             await self._sleep_until_due()
@@ -97,6 +103,7 @@ class AggregationGroup:
             repeat_interval=route.repeat_interval,
             mute_time_intervals=tuple(route.mute_time_intervals),
             active_time_intervals=tuple(route.active_time_intervals),
+            escalation=route.escalation,
         )
         if await self._notify(flush):
             self._drop_resolved(snapshot)

@@ -123,6 +123,9 @@ class RouteSpec(Model):
     """One node of alertmanager.yml's `route` as written; build_route_tree resolves inheritance."""
 
     receiver: ScalarText = ""
+    # Ours: an escalation policy notifies more receivers while nobody reacts. Inherited like
+    # the receiver; a route may have either or both.
+    escalation: ScalarText = ""
     group_by: list[GroupByEntry] = Field(default_factory=list)
     continue_: bool = Field(default=False, alias="continue")
     match: dict[MatchLabelName, ScalarText] = Field(default_factory=dict)
@@ -190,16 +193,28 @@ def _matcher_order(matcher: Matcher) -> tuple[str, str, int]:
 
 
 def route_problems(
-    spec: RouteSpec, receivers: set[str], time_intervals: set[str]
+    spec: RouteSpec,
+    receivers: set[str],
+    time_intervals: set[str],
+    policies: set[str] | None = None,
 ) -> list[RouteProblem]:
-    """What Alertmanager rejects about a routing tree once the whole config is known."""
-    return [*_root_problems(spec), *_reference_problems(spec, (), receivers, time_intervals)]
+    """What Alertmanager rejects about a routing tree once the whole config is known, and
+    escalation policies that do not exist."""
+    names = _Names(receivers, time_intervals, policies or set())
+    return [*_root_problems(spec), *_reference_problems(spec, (), names)]
+
+
+@dataclass(frozen=True, slots=True)
+class _Names:
+    receivers: set[str]
+    time_intervals: set[str]
+    policies: set[str]
 
 
 def _root_problems(root: RouteSpec) -> list[RouteProblem]:
     # The root is the fallback for every alert, so it must take all of them, at all times.
     problems: list[RouteProblem] = []
-    if not root.receiver:
+    if not root.receiver and not root.escalation:
         problems.append((("receiver",), "root route must specify a default receiver"))
     matcher_keys = [key for key in ("match", "match_re", "matchers") if getattr(root, key)]
     if matcher_keys:
@@ -216,19 +231,22 @@ def _root_problems(root: RouteSpec) -> list[RouteProblem]:
 
 
 def _reference_problems(
-    spec: RouteSpec, path: tuple[str | int, ...], receivers: set[str], time_intervals: set[str]
+    spec: RouteSpec, path: tuple[str | int, ...], names: _Names
 ) -> list[RouteProblem]:
     problems: list[RouteProblem] = []
-    if spec.receiver and spec.receiver not in receivers:
+    if spec.receiver and spec.receiver not in names.receivers:
         message = f"undefined receiver {quote(spec.receiver)} used in route"
         problems.append(((*path, "receiver"), message))
+    if spec.escalation and spec.escalation not in names.policies:
+        message = f"undefined escalation policy {quote(spec.escalation)} used in route"
+        problems.append(((*path, "escalation"), message))
     for key in ("mute_time_intervals", "active_time_intervals"):
         for i, name in enumerate(getattr(spec, key)):
-            if name not in time_intervals:
+            if name not in names.time_intervals:
                 message = f"undefined time interval {quote(name)} used in route"
                 problems.append(((*path, key, i), message))
     for i, child in enumerate(spec.routes):
-        problems += _reference_problems(child, (*path, "routes", i), receivers, time_intervals)
+        problems += _reference_problems(child, (*path, "routes", i), names)
     return problems
 
 
@@ -247,6 +265,7 @@ class Route:
     group_interval: float
     repeat_interval: float
     matchers: tuple[Matcher, ...]
+    escalation: str
     continue_: bool
     mute_time_intervals: tuple[str, ...]
     active_time_intervals: tuple[str, ...]
@@ -277,6 +296,7 @@ class _Inherited:
     """The options a child takes from its parent unless it sets them (Alertmanager's RouteOpts)."""
 
     receiver: str = ""
+    escalation: str = ""
     group_by: frozenset[str] = frozenset()
     group_by_all: bool = False
     group_wait: float = DEFAULT_GROUP_WAIT
@@ -302,6 +322,7 @@ def _build(spec: RouteSpec, parent: _Inherited, parent_key: str | None) -> Route
         group_interval=opts.group_interval,
         repeat_interval=opts.repeat_interval,
         matchers=matchers,
+        escalation=opts.escalation,
         continue_=spec.continue_,
         mute_time_intervals=tuple(spec.mute_time_intervals),
         active_time_intervals=tuple(spec.active_time_intervals),
@@ -314,6 +335,7 @@ def _inherit(spec: RouteSpec, parent: _Inherited) -> _Inherited:
     group_by, group_by_all = _resolve_group_by(spec.group_by, parent)
     return _Inherited(
         receiver=spec.receiver or parent.receiver,
+        escalation=spec.escalation or parent.escalation,
         group_by=group_by,
         group_by_all=group_by_all,
         group_wait=_or(spec.group_wait, parent.group_wait),

@@ -12,7 +12,7 @@ When every alert resolves, the state is reset and everyone notified gets the res
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Annotated
 
@@ -196,3 +196,48 @@ def state_from_json(text: str) -> EscalationState:
     data = json.loads(text)
     data["notified"] = tuple(data["notified"])
     return EscalationState(**data)
+
+
+Save = Callable[[str, "str | None"], Awaitable[None]]
+Wake = Callable[[str, float], None]
+
+
+async def _nothing_saved(group_key: str, text: str | None) -> None:
+    pass
+
+
+def _no_wake(group_key: str, at: float) -> None:
+    pass
+
+
+class Escalations:
+    """Every group's escalation state: each change saved before anyone is notified of it, and
+    the group woken when its next step falls due between its own flushes."""
+
+    def __init__(
+        self,
+        states: Iterable[EscalationState] = (),
+        save: Save = _nothing_saved,
+        wake: Wake = _no_wake,
+    ) -> None:
+        self._states = {state.group_key: state for state in states}
+        self.save = save
+        self.wake = wake
+
+    def __len__(self) -> int:
+        return len(self._states)
+
+    def get(self, group_key: str) -> EscalationState | None:
+        return self._states.get(group_key)
+
+    async def put(
+        self, group_key: str, state: EscalationState | None, wake_at: float | None
+    ) -> None:
+        if state != self._states.get(group_key):
+            await self.save(group_key, state_to_json(state) if state is not None else None)
+            if state is None:
+                del self._states[group_key]
+            else:
+                self._states[group_key] = state
+        if wake_at is not None:
+            self.wake(group_key, wake_at)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import io
 import pickle
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from typing import Any, NoReturn
 
 from alerting.channels import Notification
 from alerting.model import Alert
+from alerting.template.alertmanager import Escalation
 
 # Pickle of plain tuples, dicts, strings and floats: encoding a group of 5,000 alerts this way
 # takes a fifth of the time json.dumps of dicts took, and a third of the bytes. Decoding allows
@@ -48,13 +49,14 @@ def encode_notification(notification: Notification) -> bytes:
         alerts,
         notification.now,
         notification.external_url,
+        astuple(notification.escalation) if notification.escalation else None,
     )
     return pickle.dumps(row, protocol=_PROTOCOL)
 
 
 def decode_notification(data: bytes) -> Notification:
     row = _PlainUnpickler(io.BytesIO(data)).load()
-    version, receiver, group_key, group_labels, alerts, now, external_url = row
+    version, receiver, group_key, group_labels, alerts, now, external_url, escalation = row
     if version != _FORMAT:
         raise ValueError(f"outbox row of unknown format {version!r}")
     return Notification(
@@ -64,6 +66,7 @@ def decode_notification(data: bytes) -> Notification:
         alerts=[Alert(*fields) for fields in alerts],
         now=now,
         external_url=external_url,
+        escalation=Escalation(*escalation) if escalation else None,
     )
 
 

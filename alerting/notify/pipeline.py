@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -14,6 +15,8 @@ from alerting.channels import Channel, Notification
 from alerting.clock import Clock
 from alerting.metrics import Metrics
 from alerting.model import Alert
+from alerting.notify.acks import Acks
+from alerting.notify.escalation import Escalations, Policy, advance
 from alerting.notify.inhibit import Inhibitor
 from alerting.notify.nflog import LOG_RETENTION, LogEntry, NotificationLog, needs_update
 from alerting.notify.outbox import OutboxItem
@@ -21,6 +24,7 @@ from alerting.notify.retry import DeliveryFailed, deliver
 from alerting.notify.silence import Silences
 from alerting.notify.time_intervals import TimeIntervals
 from alerting.store import NotificationStore
+from alerting.template.alertmanager import Escalation
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +65,7 @@ class Flush:
     repeat_interval: float
     mute_time_intervals: tuple[str, ...] = ()
     active_time_intervals: tuple[str, ...] = ()
+    escalation: str = ""  # the route's escalation policy, if any
 
     @property
     def deadline(self) -> float:
@@ -76,6 +81,7 @@ class Stages:
     inhibitor: Inhibitor
     time_intervals: TimeIntervals
     external_url: str = ""
+    policies: dict[str, Policy] = field(default_factory=dict)
 
 
 @dataclass
@@ -86,19 +92,67 @@ class Pipeline:
     silences: Silences
     stages: Stages
     metrics: Metrics = field(default_factory=Metrics)
+    acks: Acks = field(default_factory=Acks)
+    escalations: Escalations = field(default_factory=Escalations)
     _busy: KeyedLocks = field(default_factory=lambda: KeyedLocks())
     # The store writes one outbox item at a time anyway; encoding each only when its write is
     # near keeps a few encoded notifications in memory, not one per group flushing at once.
     _outbox_writes: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
 
     async def flush(self, flush: Flush) -> bool:
-        """Notify every integration of the receiver; true when none failed (muted counts as ok)."""
+        """Notify every integration of the route's receiver and of the escalation levels the
+        group has reached; true when none failed (muted counts as ok)."""
         alerts = self._unmuted(flush)
+        told = await self._escalate(flush, alerts)
         if not alerts:
             return True
-        integrations = self.stages.receivers.get(flush.receiver, [])
-        results = await asyncio.gather(*(self._notify(i, flush, alerts) for i in integrations))
+        results = await asyncio.gather(
+            *(
+                self._notify(integration, flush, alerts, told)
+                for receiver in told.receivers
+                for integration in self.stages.receivers.get(receiver, [])
+            )
+        )
         return all(results)
+
+    async def _escalate(self, flush: Flush, unmuted: list[Alert]) -> _Told:
+        """Who hears of this flush: the route's receiver, and those of every level reached."""
+        receivers = (flush.receiver,) if flush.receiver else ()
+        policy = self.stages.policies.get(flush.escalation) if flush.escalation else None
+        if policy is None:
+            return _Told(receivers)
+        now = flush.now
+        firing = [a for a in unmuted if not a.ends_at]
+        step = advance(
+            self.escalations.get(flush.group_key),
+            policy,
+            flush.group_key,
+            firing=any(not a.ends_at for a in flush.alerts),
+            needs_someone=not self.acks.all_acknowledged(firing, now) if firing else False,
+            now=now,
+        )
+        wake_at = step.state.next_due(policy) if step.state is not None else None
+        expiry = self._ack_expiry(firing, now)
+        if expiry is not None:
+            wake_at = expiry if wake_at is None else min(wake_at, expiry)
+        await self.escalations.put(flush.group_key, step.state, wake_at)
+        level = step.level + 1 if step.level is not None else 0
+        return _Told(
+            tuple(dict.fromkeys([*receivers, *step.receivers])),
+            frozenset(step.new),
+            Escalation(policy.name, level),
+        )
+
+    def _ack_expiry(self, firing: list[Alert], now: float) -> float | None:
+        """When the first ack that holds one of `firing` back runs out."""
+        expiries = [
+            ack.expires_at
+            for alert in firing
+            if (ack := self.acks.get(alert.fingerprint)) is not None
+            and ack.covers(alert, now)
+            and ack.expires_at is not None
+        ]
+        return min(expiries, default=None)
 
     async def replay(self, items: Sequence[OutboxItem]) -> None:
         """Re-send what was in flight when the daemon last stopped, then log it as sent."""
@@ -126,18 +180,21 @@ class Pipeline:
             return alerts
         return [a for a in alerts if not self.silences.mutes(a.labels, now)]
 
-    async def _notify(self, integration: Integration, flush: Flush, alerts: list[Alert]) -> bool:
+    async def _notify(
+        self, integration: Integration, flush: Flush, alerts: list[Alert], told: _Told
+    ) -> bool:
         firing, resolved = _sets(alerts)
         key = (flush.group_key, integration.name)
         async with self._busy.hold(key):
             entry = self.nflog.get(*key)
             send_resolved = integration.channel.send_resolved
-            if not needs_update(
+            forced = integration.receiver in told.new and bool(firing)
+            if not forced and not needs_update(
                 entry,
                 firing,
                 resolved,
                 send_resolved=send_resolved,
-                repeat_interval=flush.repeat_interval,
+                repeat_interval=self._repeat_interval(flush, alerts),
                 now=flush.now,
             ):
                 self.metrics.notifications_unchanged.labels(*integration.labels).inc()
@@ -153,8 +210,16 @@ class Pipeline:
                 alerts=alerts if send_resolved else [a for a in alerts if not a.ends_at],
                 now=flush.now,
                 external_url=self.stages.external_url,
+                escalation=told.escalation,
             )
             return await self._send(integration, notification, flush.deadline, (firing, resolved))
+
+    def _repeat_interval(self, flush: Flush, alerts: list[Alert]) -> float:
+        """Acknowledged alerts are not repeated: while every firing one is, nothing is."""
+        firing = [a for a in alerts if not a.ends_at]
+        if self.acks and self.acks.all_acknowledged(firing, flush.now):
+            return math.inf
+        return flush.repeat_interval
 
     async def _send(
         self,
@@ -204,6 +269,15 @@ class Pipeline:
         entry = LogEntry(group_key, integration.name, now, firing, resolved, now + LOG_RETENTION)
         await self.store.record_sent(entry)
         self.nflog.record(entry)
+
+
+@dataclass(frozen=True, slots=True)
+class _Told:
+    """Who hears of one flush, and what the templates learn of the escalation."""
+
+    receivers: tuple[str, ...]
+    new: frozenset[str] = frozenset()  # receivers of levels reached just now: told regardless
+    escalation: Escalation | None = None
 
 
 class KeyedLocks:

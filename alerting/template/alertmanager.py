@@ -86,9 +86,18 @@ class AlertList(list):
     """[]template.Alert, what Firing and Resolved return."""
 
 
+@dataclass(frozen=True, slots=True)
+class Escalation:
+    """Ours: where the group stands in its escalation policy. Level counts from 1; a group
+    whose route has no policy shows an empty policy and level 0."""
+
+    policy: str = ""
+    level: int = 0
+
+
 @dataclass(slots=True)
 class NotificationData:
-    """The data notification templates see (*template.Data)."""
+    """The data notification templates see (*template.Data), plus `.Escalation`."""
 
     receiver: str
     status: str
@@ -97,6 +106,7 @@ class NotificationData:
     common_labels: KV
     common_annotations: KV
     external_url: str
+    escalation: Escalation = Escalation()
 
 
 register(
@@ -156,6 +166,10 @@ register(
 )
 register(AlertList, GoType("[]template.Alert", "slice"))
 register(
+    Escalation,
+    GoType("template.Escalation", "struct", fields={"Policy": "policy", "Level": "level"}),
+)
+register(
     NotificationData,
     GoType(
         "*template.Data",
@@ -168,6 +182,7 @@ register(
             "CommonLabels": "common_labels",
             "CommonAnnotations": "common_annotations",
             "ExternalURL": "external_url",
+            "Escalation": "escalation",
         },
     ),
 )
@@ -231,6 +246,7 @@ def notification_data(
     alerts: Iterable[AlertLike],
     external_url: str,
     now: float,
+    escalation: Escalation | None = None,
 ) -> NotificationData:
     """Alertmanager's template.Data for a group of alerts at time `now` (unix seconds)."""
     items = list(alerts)
@@ -255,6 +271,7 @@ def notification_data(
         common_labels=_common([a.labels for a in items]),
         common_annotations=_common([a.annotations for a in items]),
         external_url=external_url,
+        escalation=escalation or Escalation(),
     )
 
 

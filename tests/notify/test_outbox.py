@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import pickle
+from dataclasses import replace
 
 import pytest
 
 from alerting.channels import Notification
 from alerting.model import Alert
 from alerting.notify.outbox import decode_notification, encode_notification
+from alerting.template.alertmanager import Escalation
 
 
 def test_a_notification_comes_back_whole() -> None:
@@ -19,14 +21,16 @@ def test_a_notification_comes_back_whole() -> None:
     sent = Notification("hook", '{}:{alertname="Disk"}', {"alertname": "Disk"}, alerts, 12.5, "x")
     back = decode_notification(encode_notification(sent))
     assert back == sent
+    escalated = replace(sent, escalation=Escalation("db", 2))
+    assert decode_notification(encode_notification(escalated)) == escalated
     assert [a.fingerprint for a in back.alerts] == [a.fingerprint for a in alerts]
 
 
 @pytest.mark.parametrize(
     "row",
     [
-        (1, "r", "k", {}, [], 0.0, dict),  # a class: would be looked up by name
-        (1, "r", "k", {}, [], 0.0, print),  # a function: would be callable on load
+        (1, "r", "k", {}, [], 0.0, "", dict),  # a class: would be looked up by name
+        (1, "r", "k", {}, [], 0.0, "", print),  # a function: would be callable on load
     ],
 )
 def test_rows_naming_anything_but_plain_data_are_refused(row: tuple[object, ...]) -> None:
@@ -36,4 +40,4 @@ def test_rows_naming_anything_but_plain_data_are_refused(row: tuple[object, ...]
 
 def test_an_unknown_layout_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown format 2"):
-        decode_notification(pickle.dumps((2, "r", "k", {}, [], 0.0, "")))
+        decode_notification(pickle.dumps((2, "r", "k", {}, [], 0.0, "", None)))
