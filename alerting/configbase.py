@@ -46,7 +46,8 @@ def relative_to_config(value: str, info: ValidationInfo) -> str:
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # Errors name the place and the problem, never the value: it may be a secret.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, hide_input_in_errors=True)
 
 
 class BasicAuth(Model):

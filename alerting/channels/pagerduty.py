@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import aiohttp
 from pydantic import (
     BeforeValidator,
-    ConfigDict,
     Field,
     SecretStr,
     StrictBool,
@@ -30,7 +29,7 @@ from pydantic import (
 )
 from yarl import URL
 
-from alerting.channels import ChannelContext, DeliveryError, Notification
+from alerting.channels import ChannelContext, DeliveryError, Notification, template_data
 from alerting.channels.webhook import USER_AGENT, check_http_url, go_json
 from alerting.configbase import HTTPClientConfig, Model, relative_to_config
 from alerting.httpclient import CredentialsError, HTTPSettings, http_settings
@@ -39,7 +38,6 @@ from alerting.template.alertmanager import (
     NotificationData,
     NotificationTemplates,
     alert_status,
-    notification_data,
 )
 from alerting.template.errors import TemplateError
 
@@ -103,9 +101,6 @@ class PagerdutyLink(Model):
 class PagerdutySpec(Model):
     """One entry of a receiver's `pagerduty_configs`, as Alertmanager 0.25 accepts it, less the
     Events API v1 keys (`service_key`, `service_key_file`), which are refused with advice."""
-
-    # A routing key given as a number would otherwise be quoted back in the error.
-    model_config = ConfigDict(**Model.model_config, hide_input_in_errors=True)
 
     send_resolved: StrictBool = True
     # None: inherit global.http_config (pagerduty_channels takes that one).
@@ -381,7 +376,7 @@ class PagerdutyChannel:
         self._templates = templates
 
     async def send(self, notification: Notification) -> None:
-        data = _data(notification)
+        data = template_data(notification)
         routing_key = self._routing_key(data)
         event = build_event(
             self.spec,
@@ -404,7 +399,7 @@ class PagerdutyChannel:
         A routing key that is a template needs the group's alerts to render, so
         `notification` (the group's last) must then be given.
         """
-        data = _data(notification) if notification is not None else None
+        data = template_data(notification) if notification is not None else None
         event = {
             "routing_key": self._routing_key(data),
             "dedup_key": dedup_key(group_key),
@@ -494,16 +489,6 @@ class PagerdutyChannel:
         if url.password is not None:
             url = url.with_password("xxxxx")
         return f"failed to post message to PagerDuty: Post {go_quote(str(url))}"
-
-
-def _data(notification: Notification) -> NotificationData:
-    return notification_data(
-        notification.receiver,
-        dict(notification.group_labels),
-        notification.alerts,
-        notification.external_url,
-        notification.now,
-    )
 
 
 async def _read_bounded(response: aiohttp.ClientResponse) -> bytes:
