@@ -1,4 +1,4 @@
-"""The `alerting` command: run · check · replay · routes test."""
+"""The `alerting` command: run · check · replay · routes test · alerts."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 from datetime import UTC, datetime
 
 from alerting import __version__, logs
+from alerting.client import DEFAULT_URL, TOKEN_ENV, URL_ENV, Client, ClientError
 from alerting.config import ConfigError, load_config
 from alerting.dispatch.route import build_route_tree, routes_test_output
 from alerting.durations import parse_duration
@@ -63,7 +64,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     test.add_argument("labels", nargs="*", metavar="name=value")
     test.set_defaults(func=_routes_test)
+
+    alerts = sub.add_parser("alerts", help="list the current alerts of a running daemon")
+    alerts.add_argument("--status", help="firing, pending, resolved, suppressed or acknowledged")
+    alerts.add_argument("--severity", help="value of the severity label")
+    alerts.add_argument(
+        "--filter",
+        action="append",
+        default=[],
+        metavar="MATCHERS",
+        help='label matchers such as \'{team="db",alertname=~"Disk.*"}\'; repeatable',
+    )
+    alerts.add_argument("-o", "--output", choices=["table", "json"], default="table")
+    _client_arguments(alerts)
+    alerts.set_defaults(func=_alerts)
     return parser
+
+
+def _client_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--url", help=f"the daemon (default: ${URL_ENV} or {DEFAULT_URL})")
+    parser.add_argument("--token-file", help=f"file with a bearer token (default: ${TOKEN_ENV})")
+    parser.add_argument("--ca-file", help="CA certificate that signed an https daemon's")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -112,6 +133,61 @@ def _routes_test(args: argparse.Namespace) -> int:
         print("WARNING: Expected receivers did not match resolved receivers.", file=sys.stderr)
         return 1
     return 0
+
+
+def _alerts(args: argparse.Namespace) -> int:
+    for matchers in args.filter:
+        try:
+            parse_matchers(matchers)
+        except ValueError as exc:
+            print(f"alerting alerts: --filter {matchers!r}: {exc}", file=sys.stderr)
+            return 2
+    try:
+        client = Client.configured(args.url, args.token_file, args.ca_file)
+        alerts = list(
+            client.alerts(status=args.status, severity=args.severity, filters=args.filter)
+        )
+    except ClientError as exc:
+        print(f"alerting alerts: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(alerts, indent=2) if args.output == "json" else alerts_table(alerts))
+    return 0
+
+
+ALERT_COLUMNS = ("FINGERPRINT", "STATUS", "SEVERITY", "ALERTNAME", "SINCE", "SUMMARY")
+
+
+def alerts_table(alerts: list[dict]) -> str:
+    """Columns padded to their widest cell, as amtool and kubectl print; the last is not."""
+    rows = [ALERT_COLUMNS, *(_alert_row(alert) for alert in alerts)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(ALERT_COLUMNS))]
+    widths[-1] = 0
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )
+
+
+def _alert_row(alert: dict) -> tuple[str, ...]:
+    labels = alert.get("labels") or {}
+    annotations = alert.get("annotations") or {}
+    return (
+        str(alert.get("fingerprint", "")),
+        str(alert.get("status") or alert.get("state", "")),  # `state`: a Prometheus-only server
+        labels.get("severity", ""),
+        labels.get("alertname", ""),
+        _since(str(alert.get("activeAt", ""))),
+        " ".join(str(annotations.get("summary", "")).split()),  # one line per alert
+    )
+
+
+def _since(rfc3339: str) -> str:
+    """To the second, in UTC: Go's nanoseconds and offsets add nothing for people."""
+    try:
+        moment = datetime.fromisoformat(rfc3339).astimezone(UTC)
+    except ValueError:
+        return rfc3339
+    return moment.replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
 def _label_args(args: list[str]) -> dict[str, str]:

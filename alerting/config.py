@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
+import os
+import ssl
+from collections.abc import Mapping
+from enum import StrEnum
 from pathlib import Path
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic import (
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from alerting.channels.email import UNKNOWN_KEY_HINTS as EMAIL_HINTS
+from alerting.channels.email import EmailSpec, email_problems
+from alerting.channels.pagerduty import UNKNOWN_KEY_HINTS as PAGERDUTY_HINTS
+from alerting.channels.pagerduty import PagerdutySpec, pagerduty_problems
+from alerting.channels.slack import UNKNOWN_KEY_HINTS as SLACK_HINTS
+from alerting.channels.slack import SlackSpec, check_secret_url, slack_problems
 from alerting.channels.webhook import UNKNOWN_KEY_HINTS as WEBHOOK_HINTS
 from alerting.channels.webhook import WebhookSpec
 from alerting.configbase import (
@@ -18,6 +37,7 @@ from alerting.configbase import (
 )
 from alerting.dispatch.route import RouteSpec, route_problems
 from alerting.labels import go_quote
+from alerting.notify.escalation import EscalationPolicySpec, policy_problems
 from alerting.notify.inhibit import InhibitRuleSpec
 from alerting.notify.time_intervals import (
     MuteTimeIntervalSpec,
@@ -85,6 +105,28 @@ class GlobalConfig(Model):
             raise ValueError("must be greater than zero")
         return value
 
+    @field_validator("slack_api_url")
+    @classmethod
+    def _slack_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            check_secret_url(value.get_secret_value())
+        return value
+
+    @model_validator(mode="after")
+    def _one_slack_url(self) -> GlobalConfig:
+        if self.slack_api_url is not None and self.slack_api_url_file:
+            raise ValueError("at most one of slack_api_url & slack_api_url_file must be configured")
+        return self
+
+    @model_validator(mode="after")
+    def _one_smtp_password(self) -> GlobalConfig:
+        secret = self.smtp_auth_password
+        if secret is not None and secret.get_secret_value() and self.smtp_auth_password_file:
+            raise ValueError(
+                "at most one of smtp_auth_password & smtp_auth_password_file must be configured"
+            )
+        return self
+
 
 class PrometheusDatasource(HTTPClientConfig):
     url: str
@@ -117,14 +159,162 @@ class StorageConfig(Model):
         return relative_to_config(value, info)
 
 
+class Role(StrEnum):
+    """What a token may do; each role includes the ones listed before it."""
+
+    READ = "read"
+    WRITE = "write"
+    ADMIN = "admin"
+
+    def includes(self, other: Role) -> bool:
+        members = list(Role)
+        return members.index(self) >= members.index(other)
+
+
+class TokenSpec(Model):
+    """A named bearer token; the name is the caller's identity in records and the audit log."""
+
+    name: str = Field(min_length=1)
+    token_file: str = ""
+    token_env: str = ""
+    role: Role
+    # Only a digest is kept: the token itself never sits in the config object, so no repr,
+    # dump or log of the config can reveal it.
+    _digest: bytes = PrivateAttr(default=b"")
+
+    _resolve = field_validator("token_file")(relative_to_config)
+
+    @model_validator(mode="after")
+    def _read_token(self) -> TokenSpec:
+        # Read at load, so `alerting check` finds a missing secret and a reload picks up a new one.
+        self._digest = token_digest(_token_value(self.token_file, self.token_env))
+        return self
+
+    def matches(self, presented: str) -> bool:
+        """Constant-time comparison; digests of equal length also hide the token's length."""
+        return hmac.compare_digest(self._digest, token_digest(presented))
+
+
+def token_digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def _token_value(file: str, env: str) -> str:
+    if bool(file) == bool(env):
+        raise ValueError("set exactly one of token_file and token_env")
+    if file:
+        source = f"token_file {file}"
+        try:
+            value = Path(file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ValueError(f"cannot read {source}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError:
+            raise ValueError(f"{source} is not UTF-8 text") from None
+    else:
+        source = f"environment variable {env}"
+        value = os.environ.get(env, "").strip()
+    if not value:
+        raise ValueError(f"{source} is empty or not set")
+    if not value.isascii() or not value.isprintable() or " " in value:
+        raise ValueError(f"{source}: a token must be printable ASCII without spaces")
+    return value
+
+
+class AuthConfig(Model):
+    tokens: list[TokenSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> AuthConfig:
+        names: set[str] = set()
+        owners: dict[bytes, str] = {}
+        for token in self.tokens:
+            if token.name in names:
+                raise ValueError(f"token name {token.name!r} is used twice")
+            names.add(token.name)
+            if token._digest in owners:
+                first = owners[token._digest]
+                raise ValueError(
+                    f"tokens {first!r} and {token.name!r} have the same secret;"
+                    " each name needs a token of its own"
+                )
+            owners[token._digest] = token.name
+        return self
+
+
+class ServerTLSConfig(Model):
+    cert_file: str
+    key_file: str
+    client_ca_file: str = ""  # set: clients must present a certificate this CA signed
+
+    _resolve = field_validator("cert_file", "key_file", "client_ca_file")(relative_to_config)
+
+    @model_validator(mode="after")
+    def _loadable(self) -> ServerTLSConfig:
+        """Fail at load, where the files are named, rather than at start."""
+        try:
+            self.ssl_context()
+        except OSError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """The listener's context (TLS 1.2 or later); OSError naming a file that will not load."""
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        try:
+            context.load_cert_chain(self.cert_file, self.key_file)
+        except OSError as exc:
+            raise OSError(
+                f"unable to load cert_file {self.cert_file} with key_file {self.key_file}:"
+                f" {_ssl_reason(exc)}"
+            ) from None
+        if self.client_ca_file:
+            try:
+                context.load_verify_locations(self.client_ca_file)
+            except OSError as exc:
+                raise OSError(
+                    f"unable to load client_ca_file {self.client_ca_file}: {_ssl_reason(exc)}"
+                ) from None
+            context.verify_mode = ssl.CERT_REQUIRED
+        return context
+
+
+def _ssl_reason(exc: OSError) -> str:
+    return exc.strerror if exc.strerror and not isinstance(exc, ssl.SSLError) else str(exc)
+
+
 class ServerConfig(Model):
     listen: str = "127.0.0.1:9095"
+    auth: AuthConfig | None = None
+    insecure_no_auth: bool = False  # allows listening beyond loopback without auth
+    tls: ServerTLSConfig | None = None
+    max_request_bytes: int = Field(default=16 * 1024 * 1024, ge=1)
+    audit_log: str = ""  # empty: audit.log beside the SQLite store (see alerting.api.audit)
+
+    _resolve = field_validator("audit_log")(relative_to_config)
 
     @field_validator("listen")
     @classmethod
     def _host_port(cls, value: str) -> str:
         split_host_port(value)
         return value
+
+    @model_validator(mode="after")
+    def _no_open_api_beyond_loopback(self) -> ServerConfig:
+        if self.auth is not None and self.insecure_no_auth:
+            raise ValueError("insecure_no_auth contradicts server.auth: remove one of them")
+        if self.auth is None and not self.insecure_no_auth and not on_loopback(self.listen):
+            raise ValueError(
+                f"listen {self.listen!r} is reachable from other machines and server.auth is not"
+                " configured: add server.auth.tokens (see the README), listen on 127.0.0.1, or"
+                " set server.insecure_no_auth: true to serve without authentication"
+            )
+        return self
+
+
+def on_loopback(listen: str) -> bool:
+    """Whether `host:port` is reachable from this machine only (an empty host is every address)."""
+    host, _ = split_host_port(listen)
+    return host == "localhost" or (bool(host) and ipaddress.ip_address(host).is_loopback)
 
 
 def split_host_port(value: str) -> tuple[str, int]:
@@ -146,6 +336,9 @@ class ReceiverSpec(Model):
 
     name: str = Field(min_length=1)
     webhook_configs: list[WebhookSpec] = Field(default_factory=list)
+    email_configs: list[EmailSpec] = Field(default_factory=list)
+    pagerduty_configs: list[PagerdutySpec] = Field(default_factory=list)
+    slack_configs: list[SlackSpec] = Field(default_factory=list)
 
 
 class Config(Model):
@@ -161,6 +354,8 @@ class Config(Model):
     time_intervals: list[TimeIntervalSpec] = Field(default_factory=list)
     mute_time_intervals: list[MuteTimeIntervalSpec] = Field(default_factory=list)
     templates: list[str] = Field(default_factory=list)
+    # Ours: who else hears of a group, and when, while nobody acknowledges it.
+    escalation_policies: list[EscalationPolicySpec] = Field(default_factory=list)
 
     @field_validator("rule_files", "templates")
     @classmethod
@@ -174,6 +369,7 @@ Path_ = tuple[str | int, ...]
 def _reference_problems(config: Config) -> list[tuple[Path_, str]]:
     """What Alertmanager checks across sections once each has parsed, with its messages."""
     problems = _duplicate_receivers(config.receivers)
+    problems += _integration_problems(config)
     problems += [
         (p.path, p.message)
         for p in duplicate_names(config.mute_time_intervals, config.time_intervals)
@@ -184,10 +380,26 @@ def _reference_problems(config: Config) -> list[tuple[Path_, str]]:
         return problems
     receivers = {r.name for r in config.receivers}
     intervals = {s.name for s in [*config.time_intervals, *config.mute_time_intervals]}
+    policies = {p.name for p in config.escalation_policies}
     problems += [
         (("route", *path), message)
-        for path, message in route_problems(config.route, receivers, intervals)
+        for path, message in route_problems(config.route, receivers, intervals, policies)
     ]
+    problems += [
+        (("escalation_policies", *path), message)
+        for path, message in policy_problems(config.escalation_policies, receivers)
+    ]
+    return problems
+
+
+def _integration_problems(config: Config) -> list[tuple[Path_, str]]:
+    """What each integration needs from `global` (a URL, a smarthost) and did not get."""
+    problems: list[tuple[Path_, str]] = []
+    for index, receiver in enumerate(config.receivers):
+        found = email_problems(receiver.email_configs, config.global_)
+        found += pagerduty_problems(receiver.pagerduty_configs, config.global_)
+        found += slack_problems(receiver.slack_configs, config.global_)
+        problems += [(("receivers", index, *path), message) for path, message in found]
     return problems
 
 
@@ -224,7 +436,6 @@ _HINTS: dict[str, str] = {
 }
 
 
-_LATER_INTEGRATIONS = ("email_configs", "slack_configs", "pagerduty_configs")
 _FOREIGN_INTEGRATIONS = (
     "opsgenie_configs",
     "wechat_configs",
@@ -237,16 +448,21 @@ _FOREIGN_INTEGRATIONS = (
 )
 
 
+_INTEGRATION_HINTS: dict[str, Mapping[str, str]] = {
+    "webhook_configs": WEBHOOK_HINTS,
+    "email_configs": EMAIL_HINTS,
+    "pagerduty_configs": PAGERDUTY_HINTS,
+    "slack_configs": SLACK_HINTS,
+}
+
+
 def _hint(parent: tuple[str | int, ...], key: str) -> str | None:
     if not parent:
         return _HINTS.get(key)
-    if parent[0] == "receivers" and len(parent) == 2:
-        if key in _LATER_INTEGRATIONS:
-            return "this release delivers to webhook_configs only"
-        if key in _FOREIGN_INTEGRATIONS:
-            return "alerting does not deliver there; point a webhook_configs entry at a bridge"
-    if parent[0] == "receivers" and len(parent) == 4 and parent[2] == "webhook_configs":
-        return WEBHOOK_HINTS.get(key)
+    if parent[0] == "receivers" and len(parent) == 2 and key in _FOREIGN_INTEGRATIONS:
+        return "alerting does not deliver there; point a webhook_configs entry at a bridge"
+    if parent[0] == "receivers" and len(parent) == 4:
+        return _INTEGRATION_HINTS.get(str(parent[2]), {}).get(key)
     return None
 
 

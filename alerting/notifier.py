@@ -9,17 +9,25 @@ from contextlib import suppress
 
 import aiohttp
 
-from alerting.channels import Channel, ChannelContext
+from alerting.channels import Channel, ChannelContext, ChannelState
+from alerting.channels.email import email_channels
+from alerting.channels.pagerduty import pagerduty_channels
+from alerting.channels.slack import slack_channels
 from alerting.channels.webhook import webhook_channels
 from alerting.clock import Clock
 from alerting.config import Config, ReceiverSpec
+from alerting.dispatch.alerts import Received
 from alerting.dispatch.dispatcher import Dispatcher
+from alerting.dispatch.group import AggregationGroup
 from alerting.dispatch.route import build_route_tree
+from alerting.dispatch.status import Muting
 from alerting.httpclient import new_session
 from alerting.metrics import Metrics
 from alerting.model import Alert
+from alerting.notify.acks import Acks, ack_from_json
+from alerting.notify.escalation import Escalations, Policy, state_from_json
 from alerting.notify.inhibit import Inhibitor
-from alerting.notify.nflog import NotificationLog
+from alerting.notify.nflog import LOG_RETENTION, NotificationLog
 from alerting.notify.pipeline import Integration, Pipeline, Stages
 from alerting.notify.silence import Silences, silence_from_api, silence_to_api
 from alerting.notify.time_intervals import TimeIntervals
@@ -32,13 +40,21 @@ log = logging.getLogger(__name__)
 MAINTENANCE_INTERVAL = 900.0
 # Alertmanager's --data.retention: expired silences are kept this long, then forgotten.
 SILENCE_RETENTION = 120 * 3600.0
+# How long alerts' and groups' histories are kept.
+HISTORY_RETENTION = 7 * 86400.0
+# How long the store remembers when collected alerts resolved (for the alert statistics).
+RESOLVED_HISTORY = 7 * 86400.0
+
+
+class NotNotifying(RuntimeError):
+    """Pushed alerts need a route to take; the config has none."""
 
 
 def build_stages(
     config: Config,
     session: aiohttp.ClientSession,
     templates: NotificationTemplates,
-    state: StoreChannelState,
+    state: ChannelState,
 ) -> Stages:
     receivers = {
         receiver.name: receiver_integrations(
@@ -51,6 +67,7 @@ def build_stages(
         inhibitor=Inhibitor(config.inhibit_rules),
         time_intervals=TimeIntervals([*config.time_intervals, *config.mute_time_intervals]),
         external_url=config.global_.external_url,
+        policies={spec.name: Policy.of(spec) for spec in config.escalation_policies},
     )
 
 
@@ -59,6 +76,9 @@ def receiver_integrations(receiver: ReceiverSpec, ctx: ChannelContext) -> list[I
     and notifies nobody."""
     kinds: list[list[Channel]] = [
         list(webhook_channels(receiver.webhook_configs, ctx)),
+        list(email_channels(receiver.email_configs, ctx)),
+        list(pagerduty_channels(receiver.pagerduty_configs, ctx)),
+        list(slack_channels(receiver.slack_configs, ctx)),
     ]
     return [
         Integration(receiver.name, index, channel)
@@ -97,6 +117,7 @@ class Notifier:
         self._tasks: list[asyncio.Task[None]] = []
         self.pipeline: Pipeline | None = None
         self.dispatcher: Dispatcher | None = None
+        self._pushed: set[str] = set()  # fingerprints of pushed alerts the store keeps
 
     async def start(self, config: Config, templates: NotificationTemplates | None = None) -> None:
         assert config.route is not None, "a notifier needs a route"
@@ -113,7 +134,18 @@ class Notifier:
         self.silences.load([silence_from_api(json.loads(body)) for body in state.silences.values()])
         self._saved_silences = dict(state.silences)
         self.pipeline = Pipeline(
-            self.clock, self.store, NotificationLog(state.log), self.silences, stages, self.metrics
+            self.clock,
+            self.store,
+            NotificationLog(state.log),
+            self.silences,
+            stages,
+            self.metrics,
+            acks=Acks(ack_from_json(body) for body in state.acks),
+            escalations=Escalations(
+                [state_from_json(body) for body in state.escalations],
+                save=self.store.put_escalation,
+                wake=self._wake_group,
+            ),
         )
         self.dispatcher = Dispatcher(
             self.clock,
@@ -122,6 +154,7 @@ class Notifier:
             resolve_timeout=config.global_.resolve_timeout,
             observers=[stages.inhibitor.observe],
         )
+        self._resume_pushed(state.pushed)
         self.dispatcher.start()
         self._tasks = [
             asyncio.create_task(self.pipeline.replay(state.outbox), name="outbox replay"),
@@ -159,6 +192,51 @@ class Notifier:
             self.metrics.alerts_received.inc(len(alerts))
             self.dispatcher.ingest(alerts)
 
+    async def push(self, alerts: list[Alert]) -> None:
+        """Alerts pushed over the API: dispatched as the evaluator's are, then kept in the store
+        (a batch in one transaction), so that a restart has them. Returns once they are stored;
+        raises NotNotifying when no route is configured."""
+        if self.dispatcher is None:
+            raise NotNotifying("no route is configured: pushed alerts have nowhere to go")
+        stored = self.dispatcher.ingest(alerts)
+        self.metrics.alerts_received.inc(len(alerts))
+        self._pushed.update(entry.alert.fingerprint for entry in stored)
+        await self.store.put_pushed_alerts(stored)
+
+    def is_pushed(self, fingerprint: str) -> bool:
+        return fingerprint in self._pushed
+
+    def alerts(self) -> list[Alert]:
+        """Every alert dispatch holds, pushed or evaluated (resolved ones until the GC)."""
+        return list(self.dispatcher.alerts) if self.dispatcher is not None else []
+
+    def groups(self) -> list[AggregationGroup]:
+        return list(self.dispatcher.groups.values()) if self.dispatcher is not None else []
+
+    def muting(self) -> Muting:
+        """What mutes alerts now and where they are routed, for the APIs' alert status."""
+        if self.pipeline is None or self.dispatcher is None:
+            return Muting(self.silences)
+        return Muting(self.silences, self.pipeline.stages.inhibitor, self.dispatcher.route)
+
+    def receiver_names(self) -> list[str]:
+        """The configured receivers, in config order."""
+        return list(self.pipeline.stages.receivers) if self.pipeline is not None else []
+
+    def _resume_pushed(self, pushed: list[Received]) -> None:
+        """At start: the pushed alerts the store kept go back to dispatch, and from then on
+        the store forgets each one the dispatcher's GC drops."""
+        assert self.dispatcher is not None
+        self.dispatcher.restore(pushed)
+        self._pushed = {entry.alert.fingerprint for entry in pushed}
+        self.dispatcher.collectors.append(self._forget_collected)
+
+    async def _forget_collected(self, gone: list[Alert]) -> None:
+        forget = [alert.fingerprint for alert in gone if alert.fingerprint in self._pushed]
+        self._pushed.difference_update(forget)
+        resolved = [(alert.fingerprint, alert.ends_at) for alert in gone]
+        await self.store.collect_alerts(forget, resolved, self.clock.now() - RESOLVED_HISTORY)
+
     async def save_silences(self) -> None:
         """Persist what changed in the silences since the last save."""
         now = self.clock.now()
@@ -177,6 +255,17 @@ class Notifier:
             except Exception:
                 log.exception("notification maintenance failed")
 
+    def _wake_group(self, group_key: str, at: float) -> None:
+        if self.dispatcher is not None:
+            self.dispatcher.flush_by(group_key, at)
+
+    async def _forget_stale_acks(self, now: float) -> None:
+        assert self.pipeline is not None and self.dispatcher is not None
+        current = {a.fingerprint: a for a in self.dispatcher.alerts}
+        for ack in self.pipeline.acks.stale(current, now):
+            self.pipeline.acks.remove(ack.fingerprint)
+            await self.store.put_ack(ack.fingerprint, None)
+
     async def _collect_garbage(self) -> None:
         assert self.pipeline is not None
         now = self.clock.now()
@@ -186,4 +275,7 @@ class Notifier:
             self.pipeline.nflog.drop(expired)
         self.pipeline.stages.inhibitor.gc(now)
         self.silences.gc(now, SILENCE_RETENTION)
+        await self.store.expire_channel_state(now - LOG_RETENTION)
+        await self.store.expire_events(now - HISTORY_RETENTION)
+        await self._forget_stale_acks(now)
         await self.save_silences()

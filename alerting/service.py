@@ -13,9 +13,18 @@ from pathlib import Path
 
 from aiohttp import web
 
+from alerting.api import audit, auth, limits
 from alerting.api.app import create_app
 from alerting.clock import Clock, RealClock
-from alerting.config import Config, ConfigError, PrometheusDatasource, load_config, split_host_port
+from alerting.config import (
+    Config,
+    ConfigError,
+    PrometheusDatasource,
+    ServerConfig,
+    load_config,
+    on_loopback,
+    split_host_port,
+)
 from alerting.configbase import read_secret
 from alerting.datasource import PrometheusClient
 from alerting.metrics import Metrics
@@ -213,17 +222,50 @@ class Service:
         )
 
     async def _serve(self) -> None:
-        app = create_app(self.manager, self.metrics, self.reload, lambda: self._ready)
+        config = self.loaded.config
+        audit_log = audit.AuditLog(audit.log_path(config, self.config_path.resolve().parent))
+        app = create_app(
+            self.manager,
+            self.metrics,
+            self.reload,
+            lambda: self._ready,
+            notifier=self.notifier,
+            started_at=self.started_at,
+            config_text=self.config_path.read_text,
+            middlewares=self._middlewares(audit_log),
+        )
+        app.cleanup_ctx.append(audit_log.lifetime)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         host, port = self.listen
-        await web.TCPSite(self._runner, host or None, port).start()
+        tls = config.server.tls.ssl_context() if config.server.tls else None
+        await web.TCPSite(self._runner, host or None, port, ssl_context=tls).start()
+        _warn_if_unauthenticated(config.server)
+
+    def _middlewares(self, audit_log: audit.AuditLog) -> list[limits.Middleware]:
+        """Outermost first. Auth and the body cap read the config per request: a reload applies."""
+        return [
+            limits.errors_as_json,
+            audit.middleware(audit_log),
+            auth.middleware(lambda: self.loaded.config.server.auth),
+            limits.body_limit(lambda: self.loaded.config.server.max_request_bytes),
+        ]
 
     def _warn_restart_only(self, new: Config) -> None:
         old = self.loaded.config
         for name, before, after in [
             ("storage.path", old.storage.path, new.storage.path),
             ("server.listen", old.server.listen, new.server.listen),
+            ("server.tls", old.server.tls, new.server.tls),
+            ("server.audit_log", old.server.audit_log, new.server.audit_log),
         ]:
             if before != after:
                 log.warning("%s changed; it takes effect at the next restart", name)
+
+
+def _warn_if_unauthenticated(server: ServerConfig) -> None:
+    if server.auth is None and not on_loopback(server.listen):
+        log.warning(
+            "server.insecure_no_auth: anyone who reaches %s may read, write and reload",
+            server.listen,
+        )

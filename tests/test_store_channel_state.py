@@ -25,3 +25,16 @@ async def test_channel_state_survives_reopening(tmp_path: Path) -> None:
         assert await reopened.get_channel_state("never") is None
     finally:
         await reopened.close()
+
+
+async def test_state_not_written_since_a_time_expires(tmp_path: Path) -> None:
+    store = SqliteNotificationStore(str(tmp_path / "state.db"))
+    await store.open()
+    try:
+        await store.put_channel_state("old", "a", 10.0)
+        await store.put_channel_state("new", "b", 20.0)
+        await store.expire_channel_state(15.0)
+        assert await store.get_channel_state("old") is None
+        assert await store.get_channel_state("new") == "b"
+    finally:
+        await store.close()

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from alerting.api import rules
+from alerting.api import alert_view, alertmanager, rules, webhooks
 from alerting.metrics import Metrics
+from alerting.notifier import Notifier
 from alerting.rules.manager import RuleManager
 
 log = logging.getLogger(__name__)
@@ -22,23 +24,41 @@ READY = web.AppKey("ready", Callable[[], bool])
 
 
 def create_app(
-    manager: RuleManager, metrics: Metrics, reload: Reload, ready: Callable[[], bool]
+    manager: RuleManager,
+    metrics: Metrics,
+    reload: Reload,
+    ready: Callable[[], bool],
+    *,
+    notifier: Notifier | None = None,
+    started_at: float = 0.0,
+    config_text: Callable[[], str] = lambda: "",
+    middlewares: Sequence[Middleware] = (),
 ) -> web.Application:
-    app = web.Application(middlewares=[_errors_as_json], client_max_size=16 * 1024 * 1024)
+    """The API. `middlewares` run before (outside) the app's own. Without a `notifier` only the
+    health, reload, metrics and rule endpoints are served, and /api/v1/alerts lists rule
+    alerts; with one, the Alertmanager API v2 and the webhook intake too. `config_text` reads
+    the config file, which GET /api/v2/status shows with its secrets hidden."""
+    app = web.Application(
+        middlewares=[*middlewares, _errors_as_json], client_max_size=16 * 1024 * 1024
+    )
     app[rules.MANAGER] = manager
     app[METRICS] = metrics
     app[RELOAD] = reload
     app[READY] = ready
-    app.add_routes(
-        [
-            web.get("/-/healthy", _healthy),
-            web.get("/-/ready", _ready),
-            web.post("/-/reload", _reload),
-            web.put("/-/reload", _reload),
-            web.get("/metrics", _metrics),
-            *rules.routes(),
-        ]
-    )
+    routes = [
+        web.get("/-/healthy", _healthy),
+        web.get("/-/ready", _ready),
+        web.post("/-/reload", _reload),
+        web.put("/-/reload", _reload),
+        web.get("/metrics", _metrics),
+        web.get("/api/v1/rules", rules.get_rules),
+        *alert_view.routes(),
+    ]
+    if notifier is not None:
+        app[alertmanager.NOTIFIER] = notifier
+        app[alertmanager.STATUS] = alertmanager.Status(started_at, config_text)
+        routes += [*alertmanager.routes(), *webhooks.routes()]
+    app.add_routes(routes)
     return app
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from contextlib import suppress
 
 from alerting.clock import Clock
-from alerting.dispatch.alerts import AlertStore, normalize
+from alerting.dispatch.alerts import AlertStore, Received, normalize
 from alerting.dispatch.group import AggregationGroup, Notify
 from alerting.dispatch.route import Route, group_key, group_labels
 from alerting.labels import Labels, label_key
@@ -22,6 +22,8 @@ MAINTENANCE_INTERVAL = 30.0
 ALERT_GC_INTERVAL = 1800.0
 
 Observer = Callable[[Alert], None]
+# Told of the alerts the periodic GC dropped, once they are gone.
+Collector = Callable[[list[Alert]], Awaitable[None]]
 GroupIdentity = tuple[str | None, ...]
 
 
@@ -57,6 +59,7 @@ class Dispatcher:
         self.groups: dict[tuple[int, GroupIdentity], AggregationGroup] = {}
         self._notify = notify
         self._observers = list(observers)
+        self.collectors: list[Collector] = []
         self._maintenance: asyncio.Task[None] | None = None
         self._in_flight = 0
         self._idle = asyncio.Event()
@@ -87,13 +90,33 @@ class Dispatcher:
             self._observe(alert)
             self._route(alert, now)
 
-    def ingest(self, alerts: Iterable[Alert]) -> None:
-        """Accept alerts as Alertmanager's API does: fill in times, merge, route."""
+    def ingest(self, alerts: Iterable[Alert]) -> list[Received]:
+        """Accept alerts as Alertmanager's API does: fill in times, merge, route. Returns each
+        as stored, merged with the alert it continues."""
         now = self.clock.now()
+        stored: list[Received] = []
         for alert in alerts:
-            stored = self.alerts.put(normalize(alert, now, self.resolve_timeout))
-            self._observe(stored)
-            self._route(stored, now)
+            received = self.alerts.merge(normalize(alert, now, self.resolve_timeout))
+            self._observe(received.alert)
+            self._route(received.alert, now)
+            stored.append(received)
+        return stored
+
+    def restore(self, entries: Iterable[Received]) -> None:
+        """Take back alerts kept across a restart, times as they were stored; their groups
+        flush at once if older than group_wait, and the notification log prevents repeats."""
+        now = self.clock.now()
+        for entry in entries:
+            alert = self.alerts.merge(entry).alert
+            self._observe(alert)
+            self._route(alert, now)
+
+    def flush_by(self, group_key: str, at: float) -> None:
+        """Have the group with `group_key` flush by `at` (an escalation step falls due); a
+        group not formed yet decides at its first flush."""
+        for group in self.groups.values():
+            if group.key == group_key:
+                group.flush_by(at)
 
     async def wait_idle(self) -> None:
         """Return once no flush is in progress (tests advance a manual clock, then wait here)."""
@@ -133,8 +156,16 @@ class Dispatcher:
             await self.clock.sleep_until(self.clock.now() + MAINTENANCE_INTERVAL)
             await self._drop_empty_groups()
             if self.clock.now() >= next_gc:
-                self.alerts.gc(self.clock.now())
+                await self._collect_garbage(self.clock.now())
                 next_gc = self.clock.now() + ALERT_GC_INTERVAL
+
+    async def _collect_garbage(self, now: float) -> None:
+        gone = self.alerts.gc(now)
+        for collect in self.collectors:
+            try:
+                await collect(gone)
+            except Exception:  # the store may be down; the next GC must still run
+                log.exception("alert collector failed")
 
     async def _drop_empty_groups(self) -> None:
         for key, group in list(self.groups.items()):

@@ -151,14 +151,17 @@ def advance(
     firing: bool,
     needs_someone: bool,
     now: float,
+    fired_at: float | None = None,
 ) -> Step:
     """The group as of `now`: whether it fires at all, and whether some firing alert is neither
-    acknowledged, silenced nor inhibited. Pure: the caller keeps the state it returns."""
+    acknowledged, silenced nor inhibited. A new escalation counts from `fired_at` (when its
+    first alert fired) if it needs someone from the start. Pure: the caller keeps the state."""
     if not firing:
         told = state.notified if state is not None else ()
         return Step(None, told, (), None)
     if state is None or state.policy != policy.name:
-        state = EscalationState(group_key, policy.name)
+        start = min(fired_at, now) if fired_at is not None and needs_someone else None
+        state = EscalationState(group_key, policy.name, running_since=start)
     state = _paused_or_running(state, needs_someone, now)
     reached = state.reached
     clock = state.clock(now)

@@ -4,6 +4,7 @@ delivery with retry and the notification log, as Alertmanager's notification pip
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import math
 import time
@@ -23,7 +24,7 @@ from alerting.notify.outbox import OutboxItem
 from alerting.notify.retry import DeliveryFailed, deliver
 from alerting.notify.silence import Silences
 from alerting.notify.time_intervals import TimeIntervals
-from alerting.store import NotificationStore
+from alerting.store import GROUP_SUBJECT, IncidentEvent, NotificationStore
 from alerting.template.alertmanager import Escalation
 
 log = logging.getLogger(__name__)
@@ -130,6 +131,7 @@ class Pipeline:
             firing=any(not a.ends_at for a in flush.alerts),
             needs_someone=not self.acks.all_acknowledged(firing, now) if firing else False,
             now=now,
+            fired_at=min((a.starts_at for a in firing), default=None),
         )
         wake_at = step.state.next_due(policy) if step.state is not None else None
         expiry = self._ack_expiry(firing, now)
@@ -137,6 +139,9 @@ class Pipeline:
             wake_at = expiry if wake_at is None else min(wake_at, expiry)
         await self.escalations.put(flush.group_key, step.state, wake_at)
         level = step.level + 1 if step.level is not None else 0
+        if step.new:
+            detail = {"policy": policy.name, "level": level, "receivers": list(step.new)}
+            await self._history(flush.group_key, now, "escalated", detail)
         return _Told(
             tuple(dict.fromkeys([*receivers, *step.receivers])),
             frozenset(step.new),
@@ -251,12 +256,35 @@ class Pipeline:
                 },
             )
             await self.store.drop_outbox(item.key)
+            await self._notified(integration, notification, str(error))
             return False
         self.metrics.notification_latency.labels(*labels).observe(time.monotonic() - started)
         self.metrics.notification_requests.labels(*labels).inc(attempts)
         firing, resolved = sets or _sets(notification.alerts)
         await self._record(integration, notification.group_key, firing, resolved)
+        await self._notified(integration, notification, "")
         return True
+
+    async def _notified(
+        self, integration: Integration, notification: Notification, error: str
+    ) -> None:
+        firing = sum(1 for a in notification.alerts if not a.resolved_at(notification.now))
+        detail = {
+            "receiver": integration.receiver,
+            "integration": integration.name,
+            "outcome": "failed" if error else "sent",
+            "firing": firing,
+            "resolved": len(notification.alerts) - firing,
+        }
+        if error:
+            detail["error"] = error[:512]
+        await self._history(notification.group_key, self.clock.now(), "notified", detail)
+
+    async def _history(
+        self, group_key: str, at: float, kind: str, detail: dict[str, object]
+    ) -> None:
+        event = IncidentEvent(GROUP_SUBJECT + group_key, at, kind, json.dumps(detail))
+        await self.store.add_events([event])
 
     async def _record(
         self,

@@ -11,14 +11,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import quote_plus
 
-from alerting.labels import label_key
+from alerting.labels import LabelKey, key_fingerprint_hex, label_key
 from alerting.model import Alert, AlertState, RuleAlert, Sample
 from alerting.rules.spec import RuleSpec
 from alerting.template.prometheus import RuleTemplateData
 
 RESOLVED_RETENTION = 15 * 60.0
 
-LabelKey = tuple[str, ...]
 QueryFn = Callable[[str, float], list[Sample]]
 
 
@@ -95,7 +94,8 @@ class AlertingRule:
         return candidates
 
     def _labels(self, data: RuleTemplateData) -> dict[str, str]:
-        labels = {k: v for k, v in data.labels.items() if k != "__name__"}
+        labels = dict(data.labels)  # a copy: the templates still see __name__
+        labels.pop("__name__", None)
         for name, template in self.spec.label_templates.items():
             rendered = template.render(data)
             if rendered:
@@ -127,8 +127,9 @@ class AlertingRule:
             if before.get(name) == text:
                 # Keep the held string (a restored alert's, say): the equal new one is freed at
                 # once, instead of replacing it and leaving a hole in the heap.
-                text = before[name]
-            out[name] = texts.setdefault(text, text)
+                out[name] = before[name]
+            else:
+                out[name] = texts.setdefault(text, text)
         return out
 
     def merge(self, candidates: dict[LabelKey, Candidate], ts: float, limit: int) -> RuleChanges:
@@ -140,7 +141,14 @@ class AlertingRule:
                 alert.value = c.value
                 alert.annotations = c.annotations
                 continue
-            fresh = RuleAlert(c.labels, c.annotations, AlertState.PENDING, c.value, active_at=ts)
+            fresh = RuleAlert(
+                c.labels,
+                c.annotations,
+                AlertState.PENDING,
+                c.value,
+                active_at=ts,
+                cached_fingerprint=key_fingerprint_hex(key),  # from the key: no second sort
+            )
             self.active[key] = fresh
             changes.upserts.append(fresh)
 

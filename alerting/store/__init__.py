@@ -3,9 +3,11 @@ and silences."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from alerting.dispatch.alerts import Received
 from alerting.model import RuleAlert
 from alerting.notify.nflog import LogEntry
 from alerting.notify.outbox import OutboxItem
@@ -72,6 +74,22 @@ class NotificationState:
     log: list[LogEntry]
     outbox: list[OutboxItem]
     silences: dict[str, str]  # id -> silence as Alertmanager API v2 JSON
+    pushed: list[Received] = field(default_factory=list)  # as dispatch last held them
+    acks: list[str] = field(default_factory=list)  # alerting.notify.acks JSON
+    escalations: list[str] = field(default_factory=list)  # alerting.notify.escalation JSON
+
+
+GROUP_SUBJECT = "group:"  # an IncidentEvent's subject prefix for groups; alerts go by fingerprint
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentEvent:
+    """One line of an alert's or a group's history."""
+
+    subject: str  # a fingerprint, or "group:" and a group key
+    at: float
+    kind: str
+    detail: str  # JSON
 
 
 class NotificationStore(Protocol):
@@ -99,12 +117,48 @@ class NotificationStore(Protocol):
 
     async def save_silences(self, upserts: dict[str, str], deletes: list[str]) -> None: ...
 
+    async def put_pushed_alerts(self, alerts: Sequence[Received]) -> None:
+        """Keep pushed alerts (one transaction), replacing what is kept for their fingerprints."""
+        ...
+
+    async def collect_alerts(
+        self, forget: Sequence[str], resolved: Sequence[tuple[str, float]], keep_since: float
+    ) -> None:
+        """After the dispatcher's GC: forget the pushed alerts `forget`, record `resolved`
+        (fingerprint, resolved at), and drop records of resolutions before `keep_since`."""
+        ...
+
+    async def count_resolved(self, since: float) -> int:
+        """How many resolutions recorded by `collect_alerts` happened at `since` or later."""
+        ...
+
     async def get_channel_state(self, key: str) -> str | None:
         """What a channel kept for `key` (see alerting.channels.ChannelState), or None."""
         ...
 
     async def put_channel_state(self, key: str, value: str | None, now: float) -> None:
         """Keep `value` for `key`; None forgets it."""
+        ...
+
+    async def put_ack(self, fingerprint: str, body: str | None) -> None:
+        """Keep an alert's ack (JSON); None forgets it."""
+        ...
+
+    async def put_escalation(self, group_key: str, body: str | None) -> None:
+        """Keep a group's escalation state (JSON); None forgets it."""
+        ...
+
+    async def add_events(self, events: Sequence[IncidentEvent]) -> None: ...
+
+    async def events(self, subjects: Sequence[str]) -> list[IncidentEvent]:
+        """The events of `subjects`, oldest first."""
+        ...
+
+    async def expire_events(self, before: float) -> None: ...
+
+    async def expire_channel_state(self, before: float) -> None:
+        """Forget state not written since `before` (say, a Slack message of a group whose
+        resolve was never sent)."""
         ...
 
 

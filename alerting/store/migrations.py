@@ -94,6 +94,53 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        "alerts pushed over the API, and when collected alerts resolved",
+        (
+            # labels and annotations: compact JSON objects. timeout: 1 when the push gave no
+            # endsAt (the alert resolves by itself after resolve_timeout unless updated).
+            """
+            CREATE TABLE pushed_alert (
+                fingerprint TEXT PRIMARY KEY,
+                labels TEXT NOT NULL,
+                annotations TEXT NOT NULL,
+                starts_at REAL NOT NULL,
+                ends_at REAL NOT NULL,
+                generator_url TEXT NOT NULL,
+                updated_at REAL NOT NULL,
+                timeout INTEGER NOT NULL
+            )
+            """,
+            # One row per resolved alert the dispatcher's GC dropped, kept a week for statistics.
+            """
+            CREATE TABLE resolved_alert (
+                fingerprint TEXT NOT NULL,
+                resolved_at REAL NOT NULL,
+                PRIMARY KEY (fingerprint, resolved_at)
+            )
+            """,
+            "CREATE INDEX resolved_alert_at ON resolved_alert (resolved_at)",
+        ),
+    ),
+    Migration(
+        "acknowledgements, escalation state, and what happened to alerts and groups",
+        (
+            # body: the ack / the escalation state as JSON (alerting.notify.acks, .escalation).
+            "CREATE TABLE ack (fingerprint TEXT PRIMARY KEY, body TEXT NOT NULL)",
+            "CREATE TABLE escalation (group_key TEXT PRIMARY KEY, body TEXT NOT NULL)",
+            # subject: an alert's fingerprint, or "group:" and a group key. detail: JSON.
+            """
+            CREATE TABLE incident_event (
+                id INTEGER PRIMARY KEY,
+                subject TEXT NOT NULL,
+                at REAL NOT NULL,
+                kind TEXT NOT NULL,
+                detail TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX incident_event_subject ON incident_event (subject, at)",
+        ),
+    ),
 )
 
 LATEST_VERSION = len(MIGRATIONS)

@@ -11,6 +11,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 
 import aiosqlite
 
@@ -18,7 +19,7 @@ from alerting.dispatch.alerts import Received
 from alerting.model import Alert
 from alerting.notify.nflog import LogEntry
 from alerting.notify.outbox import OutboxItem, decode_notification, encode_notification
-from alerting.store import NotificationState, StoreError
+from alerting.store import IncidentEvent, NotificationState, StoreError
 from alerting.store.sqlite import connect, transaction
 
 _UPSERT_LOG = """
@@ -50,7 +51,9 @@ _PUT_PUSHED = f"""
         timeout = excluded.timeout
 """
 _RECORD_RESOLVED = "INSERT OR IGNORE INTO resolved_alert (fingerprint, resolved_at) VALUES (?, ?)"
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
+# json's C encoder called directly: JSONEncoder.encode costs more per call than encoding a
+# label set, and a push stores two mappings per alert.
+_chunks = c_make_encoder(None, None, encode_basestring, None, ":", ",", False, False, True)
 _raw_loads = json.JSONDecoder().raw_decode  # for the JSON _dumps wrote: no whitespace checks
 _PUT_CHANNEL_STATE = """
     INSERT INTO channel_state (key, value, updated_at) VALUES (?, ?, ?)
@@ -84,11 +87,15 @@ class SqliteNotificationStore:
             )
             silence_rows = await conn.execute_fetchall("SELECT id, body FROM silence")
             pushed_rows = await conn.execute_fetchall(f"SELECT {_PUSHED_COLUMNS} FROM pushed_alert")
+            ack_rows = await conn.execute_fetchall("SELECT body FROM ack")
+            escalation_rows = await conn.execute_fetchall("SELECT body FROM escalation")
         return NotificationState(
             log=[_log_entry(row) for row in log_rows],
             outbox=[OutboxItem(i, decode_notification(data)) for i, data in outbox_rows],
             silences=dict(silence_rows),
             pushed=[_pushed_alert(row) for row in pushed_rows],
+            acks=[str(body) for (body,) in ack_rows],
+            escalations=[str(body) for (body,) in escalation_rows],
         )
 
     async def put_outbox(self, item: OutboxItem) -> None:
@@ -150,6 +157,48 @@ class SqliteNotificationStore:
             else:
                 await conn.execute(_PUT_CHANNEL_STATE, (key, value, now))
 
+    async def put_ack(self, fingerprint: str, body: str | None) -> None:
+        await self._put_or_forget("ack", "fingerprint", fingerprint, body)
+
+    async def put_escalation(self, group_key: str, body: str | None) -> None:
+        await self._put_or_forget("escalation", "group_key", group_key, body)
+
+    async def _put_or_forget(self, table: str, key_column: str, key: str, body: str | None) -> None:
+        async with self._transaction() as conn:
+            if body is None:
+                await conn.execute(f"DELETE FROM {table} WHERE {key_column} = ?", (key,))
+            else:
+                await conn.execute(
+                    f"INSERT INTO {table} ({key_column}, body) VALUES (?, ?)"
+                    f" ON CONFLICT ({key_column}) DO UPDATE SET body = excluded.body",
+                    (key, body),
+                )
+
+    async def add_events(self, events: Sequence[IncidentEvent]) -> None:
+        rows = [(e.subject, e.at, e.kind, e.detail) for e in events]
+        async with self._transaction() as conn:
+            await conn.executemany(
+                "INSERT INTO incident_event (subject, at, kind, detail) VALUES (?, ?, ?, ?)", rows
+            )
+
+    async def events(self, subjects: Sequence[str]) -> list[IncidentEvent]:
+        marks = ",".join("?" * len(subjects))
+        async with self._transaction("BEGIN") as conn:
+            rows = await conn.execute_fetchall(
+                "SELECT subject, at, kind, detail FROM incident_event"
+                f" WHERE subject IN ({marks}) ORDER BY at, id",
+                list(subjects),
+            )
+        return [IncidentEvent(str(s), float(a), str(k), str(d)) for s, a, k, d in rows]  # type: ignore[arg-type]
+
+    async def expire_events(self, before: float) -> None:
+        async with self._transaction() as conn:
+            await conn.execute("DELETE FROM incident_event WHERE at < ?", (before,))
+
+    async def expire_channel_state(self, before: float) -> None:
+        async with self._transaction() as conn:
+            await conn.execute("DELETE FROM channel_state WHERE updated_at < ?", (before,))
+
     @asynccontextmanager
     async def _transaction(
         self, begin: str = "BEGIN IMMEDIATE"
@@ -176,8 +225,8 @@ def _pushed_row(received: Received) -> tuple[object, ...]:
     alert = received.alert
     return (
         alert.fingerprint,
-        _dumps(alert.labels),
-        _dumps(alert.annotations),
+        "".join(_chunks(alert.labels, 0)),
+        "".join(_chunks(alert.annotations, 0)),
         alert.starts_at,
         alert.ends_at,
         alert.generator_url,

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from pydantic import ValidationError
 
+from alerting.channels import Notification, template_data
+from alerting.model import Alert
 from alerting.notify.escalation import (
     EscalationPolicySpec,
     EscalationState,
@@ -14,6 +18,7 @@ from alerting.notify.escalation import (
     state_from_json,
     state_to_json,
 )
+from alerting.template.alertmanager import Escalation, render
 
 SPEC = {
     "name": "db",
@@ -149,3 +154,18 @@ def test_policy_problems_name_their_place() -> None:
         ((1, "levels", 2, "receivers", 0), "undefined receiver 'secondary' used in escalation"),
         ((2, "repeat"), "a repeat needs levels that take some time"),
     ]
+
+
+def test_a_new_escalation_counts_from_when_its_first_alert_fired() -> None:
+    p = policy()
+    step = advance(None, p, "g", firing=True, needs_someone=True, now=1030.0, fired_at=1000.0)
+    assert step.state is not None and step.state.next_due(p) == 1900.0
+    paused = advance(None, p, "g", firing=True, needs_someone=False, now=1030.0, fired_at=1000.0)
+    assert paused.state is not None and paused.state.clock(1030.0) == 0.0
+
+
+def test_templates_see_the_escalation() -> None:
+    escalated = Notification("r", "k", {}, [Alert({"a": "b"})], 0.0, "", Escalation("db", 2))
+    text = "{{ .Escalation.Policy }}/{{ .Escalation.Level }}"
+    assert render(text, template_data(escalated)) == "db/2"
+    assert render(text, template_data(replace(escalated, escalation=None))) == "/0"

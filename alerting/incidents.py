@@ -1,0 +1,266 @@
+"""What people do about alerts: acknowledge, unacknowledge and suppress them, one alert or a
+whole aggregation group at a time. The HTTP API, the CLI and the PagerDuty and Slack callbacks
+all come through here.
+
+A group is named by its id: the SHA-256 of its group key, which is also the `dedup_key` of its
+PagerDuty incident, so a PagerDuty webhook finds its group without a lookup table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from alerting.dispatch.group import AggregationGroup
+from alerting.labels import Matcher, MatchType
+from alerting.model import Alert
+from alerting.notifier import Notifier
+from alerting.notify.acks import Ack, ack_to_json
+from alerting.notify.silence import Silence
+
+log = logging.getLogger(__name__)
+
+MIN_SUPPRESS_MINUTES = 1
+MAX_SUPPRESS_MINUTES = 1440
+
+
+class IncidentError(Exception):
+    """A request about alerts that cannot be done; `status` is the HTTP code that says why."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def group_id(group_key: str) -> str:
+    """A group's id: Alertmanager's PagerDuty dedup_key for it."""
+    return hashlib.sha256(group_key.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class GroupView:
+    id: str
+    key: str
+    receiver: str
+    escalation: str
+    alerts: list[Alert]
+
+
+class Incidents:
+    def __init__(self, notifier: Notifier) -> None:
+        self.notifier = notifier
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # ------------------------------------------------------------ acknowledging
+
+    async def acknowledge(
+        self, fingerprint: str, by: str, comment: str = "", expires_in: float | None = None
+    ) -> Ack:
+        """Acknowledge one firing alert (its current incident)."""
+        alert = self._firing_alert(fingerprint)
+        acks = await self._acknowledge([alert], by, comment, expires_in)
+        return acks[0]
+
+    async def acknowledge_group(
+        self, gid: str, by: str, comment: str = "", expires_in: float | None = None
+    ) -> list[Ack]:
+        """Acknowledge every alert firing in the group now; a new one joining it later makes
+        the group unacknowledged again."""
+        group = self._group(gid)
+        now = self._now()
+        firing = [a for a in group.alerts.values() if not a.resolved_at(now)]
+        if not firing:
+            raise IncidentError(f"group {gid} has no firing alert to acknowledge", 409)
+        return await self._acknowledge(firing, by, comment, expires_in)
+
+    async def unacknowledge(self, fingerprint: str, by: str) -> None:
+        """Withdraw an alert's ack: its groups escalate again from where they stood, at once."""
+        self._alert(fingerprint)
+        pipeline = self._pipeline()
+        if pipeline.acks.remove(fingerprint) is None:
+            raise IncidentError(f"alert {fingerprint} is not acknowledged", 404)
+        await self.notifier.store.put_ack(fingerprint, None)
+        log.info("unacknowledged", extra={"fingerprint": fingerprint, "by": by})
+        self._reconsider(self._groups_with(fingerprint))
+
+    async def unacknowledge_group(self, gid: str, by: str) -> None:
+        group = self._group(gid)
+        pipeline = self._pipeline()
+        for fingerprint in list(group.alerts):
+            if pipeline.acks.remove(fingerprint) is not None:
+                await self.notifier.store.put_ack(fingerprint, None)
+        log.info("unacknowledged group", extra={"group_key": group.key, "by": by})
+        self._reconsider([group])
+
+    def acknowledgement(self, fingerprint: str) -> Ack | None:
+        """The ack that holds for the alert now, if any."""
+        pipeline = self.notifier.pipeline
+        alert = self._dispatcher_alert(fingerprint)
+        if pipeline is None or alert is None:
+            return None
+        ack = pipeline.acks.get(fingerprint)
+        return ack if ack is not None and ack.covers(alert, self._now()) else None
+
+    # ------------------------------------------------------------ suppressing
+
+    async def suppress(self, fingerprint: str, minutes: int, by: str, comment: str = "") -> str:
+        """A silence of exactly this alert's labels for `minutes`; an ordinary silence, seen by
+        /api/v2/silences and amtool. Returns its id."""
+        if not MIN_SUPPRESS_MINUTES <= minutes <= MAX_SUPPRESS_MINUTES:
+            raise IncidentError(
+                f"duration_minutes must be between {MIN_SUPPRESS_MINUTES} and "
+                f"{MAX_SUPPRESS_MINUTES}, not {minutes}",
+                400,
+            )
+        alert = self._alert(fingerprint)
+        return await self._silence(alert.labels, minutes * 60.0, by, comment or "suppressed")
+
+    async def silence_group(self, gid: str, seconds: float, by: str, comment: str) -> str:
+        """A silence of the group's labels (for Slack's "Silence 1h" button)."""
+        group = self._group(gid)
+        return await self._silence(group.labels, seconds, by, comment)
+
+    # ------------------------------------------------------------ looking up
+
+    def groups(self) -> list[GroupView]:
+        dispatcher = self.notifier.dispatcher
+        if dispatcher is None:
+            return []
+        return [_view(group) for group in dispatcher.groups.values() if group.alerts]
+
+    def find_group(self, gid: str) -> GroupView:
+        return _view(self._group(gid))
+
+    # ------------------------------------------------------------ the work
+
+    async def _acknowledge(
+        self, alerts: list[Alert], by: str, comment: str, expires_in: float | None
+    ) -> list[Ack]:
+        if expires_in is not None and not (0 < expires_in < math.inf):
+            raise IncidentError("expires_in must be a positive number of seconds", 400)
+        pipeline = self._pipeline()
+        now = self._now()
+        groups = {id(g): g for a in alerts for g in self._groups_with(a.fingerprint)}
+        lifetime = _shortest(expires_in, self._ack_timeouts(groups.values()))
+        acks = [
+            Ack(a.fingerprint, a.starts_at, by, now, comment, now + lifetime if lifetime else None)
+            for a in alerts
+        ]
+        for ack in acks:
+            pipeline.acks.put(ack)
+            await self.notifier.store.put_ack(ack.fingerprint, ack_to_json(ack))
+        log.info("acknowledged", extra={"alerts": len(acks), "by": by})
+        self._reconsider(groups.values())
+        self._tell_pagerduty(groups.values())
+        return acks
+
+    def _ack_timeouts(self, groups: Iterable[AggregationGroup]) -> list[float]:
+        policies = self._pipeline().stages.policies
+        return [
+            timeout
+            for group in groups
+            if (policy := policies.get(group.route.escalation)) is not None
+            and (timeout := policy.ack_timeout) is not None
+        ]
+
+    def _reconsider(self, groups: Iterable[AggregationGroup]) -> None:
+        """Flush now, so an escalation pauses or resumes at once; the log prevents repeats."""
+        now = self._now()
+        for group in groups:
+            group.flush_by(now)
+
+    def _tell_pagerduty(self, groups: Iterable[AggregationGroup]) -> None:
+        """Groups acknowledged as a whole acknowledge their PagerDuty incidents, in the
+        background: PagerDuty being slow must not hold up the one who acknowledged."""
+        pipeline = self._pipeline()
+        now = self._now()
+        for group in groups:
+            firing = [a for a in group.alerts.values() if not a.resolved_at(now)]
+            if not pipeline.acks.all_acknowledged(firing, now):
+                continue
+            state = pipeline.escalations.get(group.key)
+            told = {group.route.receiver, *(state.notified if state else ())}
+            for receiver in told:
+                for integration in pipeline.stages.receivers.get(receiver, []):
+                    acknowledge = getattr(integration.channel, "acknowledge", None)
+                    if acknowledge is not None:
+                        self._spawn(acknowledge(group.key), integration.name)
+
+    def _spawn(self, work: object, name: str) -> None:
+        async def run() -> None:
+            try:
+                await work  # type: ignore[misc]
+            except Exception as error:  # logged; the ack here stands either way
+                log.warning(
+                    "acknowledge not passed on", extra={"integration": name, "error": str(error)}
+                )
+
+        task = asyncio.create_task(run(), name=f"acknowledge {name}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _silence(self, labels: dict[str, str], seconds: float, by: str, comment: str) -> str:
+        now = self._now()
+        matchers = tuple(Matcher(n, MatchType.EQUAL, v) for n, v in sorted(labels.items()))
+        silence = Silence("", matchers, now, now + seconds, now, by, comment)
+        silence_id = self.notifier.silences.set(silence, now)
+        await self.notifier.save_silences()
+        return silence_id
+
+    # ------------------------------------------------------------ helpers
+
+    def _now(self) -> float:
+        return self.notifier.clock.now()
+
+    def _pipeline(self):  # type: ignore[no-untyped-def]
+        if self.notifier.pipeline is None:
+            raise IncidentError("notifications are off: the config has no route", 409)
+        return self.notifier.pipeline
+
+    def _dispatcher_alert(self, fingerprint: str) -> Alert | None:
+        dispatcher = self.notifier.dispatcher
+        return dispatcher.alerts.get(fingerprint) if dispatcher is not None else None
+
+    def _alert(self, fingerprint: str) -> Alert:
+        alert = self._dispatcher_alert(fingerprint)
+        if alert is None:
+            raise IncidentError(f"no alert with fingerprint {fingerprint}", 404)
+        return alert
+
+    def _firing_alert(self, fingerprint: str) -> Alert:
+        alert = self._alert(fingerprint)
+        if alert.resolved_at(self._now()):
+            raise IncidentError(f"alert {fingerprint} is resolved: nothing to acknowledge", 409)
+        return alert
+
+    def _groups_with(self, fingerprint: str) -> list[AggregationGroup]:
+        dispatcher = self.notifier.dispatcher
+        if dispatcher is None:
+            return []
+        return [g for g in dispatcher.groups.values() if fingerprint in g.alerts]
+
+    def _group(self, gid: str) -> AggregationGroup:
+        dispatcher = self.notifier.dispatcher
+        for group in dispatcher.groups.values() if dispatcher is not None else ():
+            if group_id(group.key) == gid and group.alerts:
+                return group
+        raise IncidentError(f"no group with id {gid}", 404)
+
+
+def _view(group: AggregationGroup) -> GroupView:
+    return GroupView(
+        group_id(group.key),
+        group.key,
+        group.route.receiver,
+        group.route.escalation,
+        list(group.alerts.values()),
+    )
+
+
+def _shortest(asked: float | None, limits: list[float]) -> float | None:
+    candidates = [x for x in (asked, *limits) if x is not None]
+    return min(candidates) if candidates else None

@@ -1,0 +1,10 @@
+"""Builds the optional C accelerator; everything else about the package is in pyproject.toml."""
+
+from setuptools import Extension, setup
+
+setup(
+    ext_modules=[
+        # Optional: without a C compiler the install goes on and alerting.labels hashes in Python.
+        Extension("alerting._labels", ["alerting/_labels.c"], optional=True),
+    ],
+)
