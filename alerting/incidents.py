@@ -10,17 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from alerting.dispatch.group import AggregationGroup
 from alerting.labels import Matcher, MatchType
 from alerting.model import Alert
 from alerting.notifier import Notifier
 from alerting.notify.acks import Ack, ack_to_json
+from alerting.notify.pipeline import Pipeline
 from alerting.notify.silence import Silence
+from alerting.store import GROUP_SUBJECT, IncidentEvent
 
 log = logging.getLogger(__name__)
 
@@ -84,15 +88,17 @@ class Incidents:
         if pipeline.acks.remove(fingerprint) is None:
             raise IncidentError(f"alert {fingerprint} is not acknowledged", 404)
         await self.notifier.store.put_ack(fingerprint, None)
+        await self._record([fingerprint], "unacknowledged", {"by": by})
         log.info("unacknowledged", extra={"fingerprint": fingerprint, "by": by})
         self._reconsider(self._groups_with(fingerprint))
 
     async def unacknowledge_group(self, gid: str, by: str) -> None:
         group = self._group(gid)
         pipeline = self._pipeline()
-        for fingerprint in list(group.alerts):
-            if pipeline.acks.remove(fingerprint) is not None:
-                await self.notifier.store.put_ack(fingerprint, None)
+        withdrawn = [f for f in list(group.alerts) if pipeline.acks.remove(f) is not None]
+        for fingerprint in withdrawn:
+            await self.notifier.store.put_ack(fingerprint, None)
+        await self._record(withdrawn, "unacknowledged", {"by": by})
         log.info("unacknowledged group", extra={"group_key": group.key, "by": by})
         self._reconsider([group])
 
@@ -117,7 +123,10 @@ class Incidents:
                 400,
             )
         alert = self._alert(fingerprint)
-        return await self._silence(alert.labels, minutes * 60.0, by, comment or "suppressed")
+        silence_id = await self._silence(alert.labels, minutes * 60.0, by, comment or "suppressed")
+        detail = {"by": by, "minutes": minutes, "silence_id": silence_id}
+        await self._record([fingerprint], "suppressed", detail)
+        return silence_id
 
     async def silence_group(self, gid: str, seconds: float, by: str, comment: str) -> str:
         """A silence of the group's labels (for Slack's "Silence 1h" button)."""
@@ -125,6 +134,50 @@ class Incidents:
         return await self._silence(group.labels, seconds, by, comment)
 
     # ------------------------------------------------------------ looking up
+
+    async def history(
+        self, fingerprint: str, pending_since: float | None = None
+    ) -> list[dict[str, Any]]:
+        """The alert's timeline, oldest first: when it went pending (given by the caller, who
+        knows rule alerts), fired and resolved; what was sent about its groups since it
+        fired; acks, escalations and suppressions; and the silences that applied to it."""
+        alert = self._dispatcher_alert(fingerprint)
+        groups = self._groups_with(fingerprint)
+        subjects = [fingerprint, *(GROUP_SUBJECT + g.key for g in groups)]
+        events = await self.notifier.store.events(subjects)
+        if alert is None and not events and pending_since is None:
+            raise IncidentError(f"no alert with fingerprint {fingerprint}", 404)
+        since = alert.starts_at if alert is not None else 0.0
+        timeline = [_event_item(e) for e in events if e.subject == fingerprint or e.at >= since]
+        if pending_since is not None:
+            timeline.append({"at": pending_since, "kind": "pending"})
+        if alert is not None:
+            timeline += self._lifecycle(alert)
+        return sorted(timeline, key=lambda item: item["at"])
+
+    def _lifecycle(self, alert: Alert) -> list[dict[str, Any]]:
+        now = self._now()
+        items: list[dict[str, Any]] = [{"at": alert.starts_at, "kind": "firing"}]
+        end = alert.ends_at if alert.resolved_at(now) else now
+        if alert.resolved_at(now):
+            items.append({"at": alert.ends_at, "kind": "resolved"})
+        for silence in self.notifier.silences.snapshot():
+            if (
+                silence.mutes(alert.labels)
+                and silence.starts_at <= end
+                and silence.ends_at > alert.starts_at
+            ):
+                items.append(
+                    {
+                        "at": max(silence.starts_at, alert.starts_at),
+                        "kind": "silenced",
+                        "silence_id": silence.id,
+                        "by": silence.created_by,
+                        "comment": silence.comment,
+                        "until": silence.ends_at,
+                    }
+                )
+        return items
 
     def groups(self) -> list[GroupView]:
         dispatcher = self.notifier.dispatcher
@@ -153,6 +206,8 @@ class Incidents:
         for ack in acks:
             pipeline.acks.put(ack)
             await self.notifier.store.put_ack(ack.fingerprint, ack_to_json(ack))
+        detail = {"by": by, "comment": comment, "expires_at": acks[0].expires_at}
+        await self._record([a.fingerprint for a in acks], "acknowledged", detail)
         log.info("acknowledged", extra={"alerts": len(acks), "by": by})
         self._reconsider(groups.values())
         self._tell_pagerduty(groups.values())
@@ -213,10 +268,17 @@ class Incidents:
 
     # ------------------------------------------------------------ helpers
 
+    async def _record(self, fingerprints: list[str], kind: str, detail: dict[str, Any]) -> None:
+        text = json.dumps(detail)
+        now = self._now()
+        await self.notifier.store.add_events(
+            [IncidentEvent(f, now, kind, text) for f in fingerprints]
+        )
+
     def _now(self) -> float:
         return self.notifier.clock.now()
 
-    def _pipeline(self):  # type: ignore[no-untyped-def]
+    def _pipeline(self) -> Pipeline:
         if self.notifier.pipeline is None:
             raise IncidentError("notifications are off: the config has no route", 409)
         return self.notifier.pipeline
@@ -249,6 +311,14 @@ class Incidents:
             if group_id(group.key) == gid and group.alerts:
                 return group
         raise IncidentError(f"no group with id {gid}", 404)
+
+
+def _event_item(event: IncidentEvent) -> dict[str, Any]:
+    item: dict[str, Any] = {"at": event.at, "kind": event.kind}
+    if event.subject.startswith(GROUP_SUBJECT):
+        item["group_key"] = event.subject[len(GROUP_SUBJECT) :]
+    item.update(json.loads(event.detail))
+    return item
 
 
 def _view(group: AggregationGroup) -> GroupView:

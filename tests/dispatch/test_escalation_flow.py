@@ -237,3 +237,55 @@ async def test_unknown_and_resolved_alerts_cannot_be_acknowledged(flow: Flow) ->
     with pytest.raises(IncidentError, match="resolved") as done:
         await flow.incidents.acknowledge(firing("a").fingerprint, "alice")
     assert done.value.status == 409
+
+
+async def test_history_shows_every_event_in_order(flow: Flow) -> None:
+    await flow.start()
+    await flow.push(firing("a"))
+    await flow.at(5)
+    assert flow.incidents is not None
+    fingerprint = firing("a").fingerprint
+    await flow.incidents.acknowledge(fingerprint, "alice", "on it")
+    await flow.at(6)
+    await flow.incidents.unacknowledge(fingerprint, "alice")
+    await flow.at(16.5)
+    silence_id = await flow.incidents.suppress(fingerprint, 30, "bob", "maintenance")
+    await flow.at(17)
+    history = await flow.incidents.history(fingerprint, pending_since=T0 - 60)
+    kinds = [(round((item["at"] - T0) / 60, 2), item["kind"]) for item in history]
+    assert kinds == [
+        (-1.0, "pending"),
+        (0.0, "firing"),
+        (0.5, "escalated"),
+        (0.5, "notified"),
+        (5.0, "acknowledged"),
+        (6.0, "unacknowledged"),
+        (11.0, "escalated"),
+        (11.0, "notified"),
+        (16.5, "suppressed"),
+        (16.5, "silenced"),
+    ]
+    by_kind = {item["kind"]: item for item in history}
+    assert (
+        by_kind["acknowledged"]["by"] == "alice" and by_kind["acknowledged"]["comment"] == "on it"
+    )
+    assert by_kind["silenced"]["silence_id"] == silence_id
+    assert by_kind["notified"]["receiver"] == "primary"
+    assert by_kind["escalated"]["level"] == 2
+
+
+async def test_suppress_makes_an_ordinary_silence_and_checks_its_range(flow: Flow) -> None:
+    await flow.start()
+    await flow.push(firing("a"))
+    await flow.at(1)
+    assert flow.incidents is not None and flow.notifier is not None
+    fingerprint = firing("a").fingerprint
+    for minutes in (0, 1441):
+        with pytest.raises(IncidentError, match="between 1 and 1440") as bad:
+            await flow.incidents.suppress(fingerprint, minutes, "bob")
+        assert bad.value.status == 400
+    silence_id = await flow.incidents.suppress(fingerprint, 60, "bob")
+    silence = flow.notifier.silences.get(silence_id)
+    assert silence is not None and silence.created_by == "bob"
+    assert silence.ends_at - silence.starts_at == 3600
+    assert [str(m) for m in silence.matchers] == ['alertname="DbDown"', 'instance="a"']
