@@ -4,7 +4,7 @@
  * Optional: alerting/labels.py keeps both in Python and uses those when this module was not
  * built (no C compiler at install time). When 100,000 new series appear at once, the Python
  * hash is most of an evaluation (~8 us a label set, ~0.2 us here), and the key of every
- * returned series is built on every evaluation (~1.2 us, ~0.4 us here).
+ * returned series is built on every evaluation (~1.2 us, ~0.3 us here).
  * tests/test_labels_accelerator.py checks that both versions give the same results.
  */
 

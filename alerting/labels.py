@@ -36,9 +36,10 @@ def py_label_key(labels: Labels) -> LabelKey:
 
 
 try:
-    # Built from _labels.c when the package was installed with a C compiler at hand. The hash
-    # is most of an evaluation that meets 100,000 new series in Python (~8 µs a label set); a
-    # key is built for every series of every evaluation.
+    # Built from _labels.c when the package was installed with a C compiler at hand. In Python
+    # the hash takes ~8 µs a label set, most of an evaluation that meets 100,000 new series (C:
+    # ~0.2 µs; caching each string's share of the hash was only twice as fast, for a cache as
+    # big as the label sets). A key is built for every series of every evaluation (C: 4x faster).
     from alerting._labels import fnv1a, label_key
 except ImportError:
     fnv1a, label_key = py_fnv1a, py_label_key

@@ -47,16 +47,18 @@ class Loaded:
     config: Config
     groups: list[GroupSpec]
     templates: NotificationTemplates
+    text: str  # the config file as loaded: /api/v2/status shows the running config, redacted
 
 
 def load_everything(path: str | Path) -> Loaded:
     """Config, rule files and notification templates, or ConfigError with every problem."""
     config = load_config(path)
+    text = Path(path).read_text(encoding="utf-8")
     groups, problems = load_rule_files(config.rule_files, config.global_.evaluation_interval)
     templates, template_problems = _load_templates(config.templates)
     if problems or template_problems:
         raise ConfigError(problems + template_problems)
-    return Loaded(config, groups, templates)
+    return Loaded(config, groups, templates, text)
 
 
 def _load_templates(patterns: list[str]) -> tuple[NotificationTemplates, list[Problem]]:
@@ -231,7 +233,7 @@ class Service:
             lambda: self._ready,
             notifier=self.notifier,
             started_at=self.started_at,
-            config_text=self.config_path.read_text,
+            config_text=lambda: self.loaded.text,
             middlewares=self._middlewares(audit_log),
         )
         app.cleanup_ctx.append(audit_log.lifetime)

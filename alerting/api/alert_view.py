@@ -201,11 +201,10 @@ async def get_alerts(request: web.Request) -> web.Response:
         for a in collect(request.app[MANAGER], notifier, now)
         if a.fingerprint > query.after and query.selects(a)
     ]
-    data: dict[str, Any] = {}
-    if query.limit is not None and len(chosen) > query.limit:
-        chosen = chosen[: query.limit]
-        data["nextCursor"] = encode_cursor(chosen[-1].fingerprint)
-    data = {"alerts": [_alert_json(a) for a in chosen], **data}
+    page = chosen if query.limit is None else chosen[: query.limit]
+    data: dict[str, Any] = {"alerts": [_alert_json(a) for a in page]}
+    if len(page) < len(chosen):
+        data["nextCursor"] = encode_cursor(page[-1].fingerprint)
     return success(data)
 
 
@@ -241,9 +240,13 @@ def _listed(request: web.Request, name: str) -> frozenset[str]:
 def _limit(raw: str | None) -> int | None:
     if raw is None:
         return None
-    if not raw.isdigit() or int(raw) < 1:
+    try:
+        limit = int(raw) if raw.isascii() else 0
+    except ValueError:
+        limit = 0
+    if limit < 1:
         raise _BadParam(f"limit: {raw!r} is not a positive integer")
-    return int(raw)
+    return limit
 
 
 _FINGERPRINT = re.compile(r"[0-9a-f]{16}")

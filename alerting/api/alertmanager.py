@@ -25,7 +25,8 @@ from alerting.api.alert_input import InputError, decode_json, parse_alerts
 from alerting.api.config_view import redacted_config
 from alerting.channels.webhook import go_json
 from alerting.dispatch.alerts import label_set_key, sort_alerts
-from alerting.dispatch.status import AlertStatus
+from alerting.dispatch.group import AggregationGroup
+from alerting.dispatch.status import AlertStatus, Muting
 from alerting.labels import Matcher, go_quote, matches_all, parse_matchers
 from alerting.model import Alert
 from alerting.notifier import Notifier, NotNotifying
@@ -184,41 +185,62 @@ async def get_alert_groups(request: web.Request) -> web.Response:
         query = alert_query(request)
     except _BadQuery as err:
         return _text(400, str(err))
-    now = notifier.clock.now()
-    muting = notifier.muting()
-    statuses: dict[str, AlertStatus] = {}
-    receivers: dict[str, list[str]] = {}  # of each listed alert: every group's it is in
-    listed: list[tuple[tuple[object, ...], str, dict[str, str], list[Alert]]] = []
+    listing = GroupListing(query, notifier.muting(), notifier.clock.now())
     for group in notifier.groups():
+        listing.add(group)
+    return _payload(listing.body())
+
+
+class GroupListing:
+    """The AlertGroups of a query, as Alertmanager's Dispatcher.Groups builds them: groups left
+    empty by the filters are left out, and each alert lists the receivers of every group it
+    is listed in."""
+
+    def __init__(self, query: AlertQuery, muting: Muting, now: float) -> None:
+        self._query = query
+        self._muting = muting
+        self._now = now
+        self._statuses: dict[str, AlertStatus] = {}
+        self._receivers: dict[str, list[str]] = {}
+        self._groups: list[tuple[AggregationGroup, list[Alert]]] = []
+
+    def add(self, group: AggregationGroup) -> None:
         receiver = group.route.receiver
-        if not query.takes_receiver(receiver):
-            continue
-        alerts = []
-        for alert in group.alerts.values():
-            fp = alert.fingerprint
-            status = statuses.get(fp)
-            if status is None:
-                status = statuses[fp] = muting.status(alert.labels, now)
-            if query.selects(alert, status, now):
-                receivers.setdefault(fp, []).append(receiver)
-                alerts.append(alert)
+        if not self._query.takes_receiver(receiver):
+            return
+        alerts = [
+            a for a in group.alerts.values() if self._query.selects(a, self._status(a), self._now)
+        ]
+        for alert in alerts:
+            self._receivers.setdefault(alert.fingerprint, []).append(receiver)
         if alerts:
-            listed.append((label_set_key(group.labels), receiver, group.labels, alerts))
-    listed.sort(key=lambda entry: entry[:2])  # by labels (LabelSet.Before), then receiver
-    body = []
-    for _, receiver, labels, alerts in listed:
-        sort_alerts(alerts)
-        body.append(
-            {
-                "alerts": [
-                    gettable_alert(a, statuses[a.fingerprint], sorted(receivers[a.fingerprint]))
-                    for a in alerts
-                ],
-                "labels": labels,
-                "receiver": {"name": receiver},
-            }
+            self._groups.append((group, alerts))
+
+    def body(self) -> list[dict[str, Any]]:
+        # By group labels (LabelSet.Before), then receiver; alerts in AlertSlice order.
+        self._groups.sort(
+            key=lambda entry: (label_set_key(entry[0].labels), entry[0].route.receiver)
         )
-    return _payload(body)
+        return [self._group_json(group, alerts) for group, alerts in self._groups]
+
+    def _group_json(self, group: AggregationGroup, alerts: list[Alert]) -> dict[str, Any]:
+        sort_alerts(alerts)
+        return {
+            "alerts": [
+                gettable_alert(a, self._status(a), sorted(self._receivers[a.fingerprint]))
+                for a in alerts
+            ],
+            "labels": group.labels,
+            "receiver": {"name": group.route.receiver},
+        }
+
+    def _status(self, alert: Alert) -> AlertStatus:
+        status = self._statuses.get(alert.fingerprint)
+        if status is None:
+            status = self._statuses[alert.fingerprint] = self._muting.status(
+                alert.labels, self._now
+            )
+        return status
 
 
 def gettable_alert(alert: Alert, status: AlertStatus, receivers: Iterable[str]) -> dict[str, Any]:

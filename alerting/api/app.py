@@ -10,6 +10,7 @@ from aiohttp.typedefs import Middleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from alerting.api import alert_view, alertmanager, rules, webhooks
+from alerting.api.limits import errors_as_json
 from alerting.metrics import Metrics
 from alerting.notifier import Notifier
 from alerting.rules.manager import RuleManager
@@ -39,7 +40,7 @@ def create_app(
     alerts; with one, the Alertmanager API v2 and the webhook intake too. `config_text` reads
     the config file, which GET /api/v2/status shows with its secrets hidden."""
     app = web.Application(
-        middlewares=[*middlewares, _errors_as_json], client_max_size=16 * 1024 * 1024
+        middlewares=[*middlewares, errors_as_json], client_max_size=16 * 1024 * 1024
     )
     app[rules.MANAGER] = manager
     app[METRICS] = metrics
@@ -83,16 +84,3 @@ async def _reload(request: web.Request) -> web.Response:
 async def _metrics(request: web.Request) -> web.Response:
     body = generate_latest(request.app[METRICS].registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-
-@web.middleware
-async def _errors_as_json(request: web.Request, handler: Callable) -> web.StreamResponse:
-    """Our own bugs give a 500 with a plain message: never a stack trace to the client."""
-    try:
-        return await handler(request)
-    except web.HTTPException:
-        raise
-    except Exception:
-        log.exception("request %s %s failed", request.method, request.path)
-        body = {"status": "error", "errorType": "internal", "error": "internal error"}
-        return web.json_response(body, status=500)

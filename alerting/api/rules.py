@@ -16,10 +16,6 @@ from alerting.rules.spec import RuleSpec
 MANAGER = web.AppKey("manager", RuleManager)
 
 
-def routes() -> list[web.RouteDef]:
-    return [web.get("/api/v1/rules", get_rules), web.get("/api/v1/alerts", get_alerts)]
-
-
 async def get_rules(request: web.Request) -> web.Response:
     kind = request.query.get("type", "")
     if kind not in ("", "alert", "record"):
@@ -27,17 +23,6 @@ async def get_rules(request: web.Request) -> web.Response:
     manager = request.app[MANAGER]
     groups = [_group_json(g, kind) for g in manager.groups.values()]
     return success({"groups": groups})
-
-
-async def get_alerts(request: web.Request) -> web.Response:
-    manager = request.app[MANAGER]
-    alerts = [
-        _alert_json(alert)
-        for _, rule in manager.alerting_rules()
-        for alert in rule.active.values()
-        if alert.state is not AlertState.INACTIVE
-    ]
-    return success({"alerts": alerts})
 
 
 def success(data: Any) -> web.Response:

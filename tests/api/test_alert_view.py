@@ -198,6 +198,8 @@ async def test_pages_follow_fingerprint_order(daemon: Daemon) -> None:
         ({"status": "burning"}, "unknown status 'burning'"),
         ({"limit": "0"}, "limit: '0' is not a positive integer"),
         ({"limit": "many"}, "limit: 'many' is not a positive integer"),
+        ({"limit": "\u00b2"}, "limit: '\u00b2' is not a positive integer"),
+        ({"limit": "9" * 5000}, "limit: '999"),
         ({"cursor": "not-ours"}, "cursor: not a cursor this API gave out"),
         ({"filter": "bad"}, "filter: bad matcher format: bad"),
     ],

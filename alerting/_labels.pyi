@@ -1,0 +1,6 @@
+"""Types of the optional C module built from _labels.c (see alerting/labels.py)."""
+
+from collections.abc import Mapping, Sequence
+
+def fnv1a(texts: Sequence[str], /) -> int: ...
+def label_key(labels: Mapping[str, str], /) -> tuple[str, ...]: ...
