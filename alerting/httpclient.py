@@ -13,6 +13,7 @@ import aiohttp
 from yarl import URL
 
 from alerting.configbase import HTTPClientConfig, HTTPConfigError
+from alerting.labels import go_quote
 
 
 class CredentialsError(Exception):
@@ -144,3 +145,14 @@ def _proxy(proxy_url: str) -> tuple[str | None, dict[str, str]]:
     # Go's transport turns the proxy URL's userinfo into Proxy-Authorization.
     header = basic_authorization(url.user, url.password or "")
     return str(url.with_user(None)), {"Proxy-Authorization": header}
+
+
+def post_failure(url: str) -> str:
+    """How Go's url.Error names a failed POST: `Post "<url>"`, any password in it hidden."""
+    try:
+        parsed = URL(url)
+    except ValueError:
+        return "Post"
+    if parsed.password is not None:
+        parsed = parsed.with_password("xxxxx")
+    return f"Post {go_quote(str(parsed))}"

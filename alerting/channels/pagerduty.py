@@ -27,13 +27,11 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from yarl import URL
 
 from alerting.channels import ChannelContext, DeliveryError, Notification, template_data
 from alerting.channels.webhook import USER_AGENT, check_http_url, go_json
 from alerting.configbase import HTTPClientConfig, Model, relative_to_config
-from alerting.httpclient import CredentialsError, HTTPSettings, http_settings
-from alerting.labels import go_quote
+from alerting.httpclient import CredentialsError, HTTPSettings, http_settings, post_failure
 from alerting.template.alertmanager import (
     NotificationData,
     NotificationTemplates,
@@ -481,14 +479,8 @@ class PagerdutyChannel:
             raise DeliveryError(f"{self._where()}: {reason}", retryable=True) from None
 
     def _where(self) -> str:
-        # As Alertmanager wraps Go's url.Error, with any password in the URL hidden.
-        try:
-            url = URL(self._url)
-        except ValueError:
-            return "failed to post message to PagerDuty"
-        if url.password is not None:
-            url = url.with_password("xxxxx")
-        return f"failed to post message to PagerDuty: Post {go_quote(str(url))}"
+        # As Alertmanager wraps Go's url.Error.
+        return f"failed to post message to PagerDuty: {post_failure(self._url)}"
 
 
 async def _read_bounded(response: aiohttp.ClientResponse) -> bytes:

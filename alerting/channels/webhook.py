@@ -13,12 +13,11 @@ from typing import Annotated
 
 import aiohttp
 from pydantic import Field, StrictBool, field_validator, model_validator
-from yarl import URL
 
 from alerting import __version__
 from alerting.channels import ChannelContext, DeliveryError, Notification
 from alerting.configbase import HTTPClientConfig, Model
-from alerting.httpclient import CredentialsError, HTTPSettings, http_settings
+from alerting.httpclient import CredentialsError, HTTPSettings, http_settings, post_failure
 from alerting.labels import go_quote
 from alerting.model import Alert
 from alerting.template.alertmanager import alert_status, quote_meta
@@ -391,14 +390,7 @@ class WebhookChannel:
             raise DeliveryError(message, retryable=response.status >= 500)
 
     def _where(self) -> str:
-        # As Go's url.Error prints it: the password replaced, the rest kept.
-        try:
-            url = URL(self._url)
-        except ValueError:
-            return "Post"
-        if url.password is not None:
-            url = url.with_password("xxxxx")
-        return f"Post {go_quote(str(url))}"
+        return post_failure(self._url)
 
 
 async def _excerpt(response: aiohttp.ClientResponse) -> str:
