@@ -127,14 +127,14 @@ class AlertingRule:
             if before.get(name) == text:
                 # Keep the held string (a restored alert's, say): the equal new one is freed at
                 # once, instead of replacing it and leaving a hole in the heap.
-                out[name] = before[name]
-            else:
-                out[name] = texts.setdefault(text, text)
+                text = before[name]
+            out[name] = texts.setdefault(text, text)
         return out
 
     def merge(self, candidates: dict[LabelKey, Candidate], ts: float, limit: int) -> RuleChanges:
         changes = RuleChanges()
-        self._stale.difference_update(candidates)
+        if self._stale:  # else the update would still walk every candidate
+            self._stale.difference_update(candidates)
         for key, c in candidates.items():
             alert = self.active.get(key)
             if alert is not None and alert.state is not AlertState.INACTIVE:

@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 
 from alerting.clock import Clock
 from alerting.datasource import QueryError
+from alerting.labels import LabelKey
 from alerting.metrics import Metrics
 from alerting.model import Alert, RuleAlert, Sample
 from alerting.rules.alerting_rule import (
     AlertingRule,
     Candidate,
     Context,
-    LabelKey,
     LimitExceeded,
     RuleEvalError,
 )
