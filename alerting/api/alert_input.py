@@ -23,6 +23,8 @@ from alerting.notify.silence import parse_api_time
 
 # Go's zero time.Time (0001-01-01T00:00:00Z), which Alertmanager's webhook writes for "no time".
 ZERO_TIME = -62135596800.0
+# 9999-12-31T23:59:59.999Z: the last time the API can print (RFC 3339 has four-digit years).
+LAST_TIME = 253402300799.999
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # The RFC 3339 form every client sends; datetime parses it ten times faster than the general
@@ -142,6 +144,8 @@ def _time(obj: dict[str, Any], key: str) -> float:
     if seconds <= 0:
         # Our alerts take 0 for "unset" and resolve only at positive times.
         raise _Invalid(f".{key}", f"{go_quote(raw)} is before 1970-01-01T00:00:00Z")
+    if seconds > LAST_TIME:  # taken, it would break every listing that shows it
+        raise _Invalid(f".{key}", f"{go_quote(raw)} is after 9999-12-31T23:59:59.999Z")
     return seconds
 
 

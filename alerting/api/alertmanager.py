@@ -21,12 +21,12 @@ from typing import Any
 from aiohttp import web
 
 from alerting import __version__
-from alerting.api.alert_input import InputError, decode_json, parse_alerts
+from alerting.api.alert_input import LAST_TIME, InputError, decode_json, parse_alerts
 from alerting.api.config_view import redacted_config
-from alerting.channels.webhook import go_json
 from alerting.dispatch.alerts import label_set_key, sort_alerts
 from alerting.dispatch.group import AggregationGroup
 from alerting.dispatch.status import AlertStatus, Muting
+from alerting.gojson import go_json
 from alerting.labels import Matcher, go_quote, matches_all, parse_matchers
 from alerting.model import Alert
 from alerting.notifier import Notifier, NotNotifying
@@ -319,6 +319,9 @@ async def post_silences(request: web.Request) -> web.Response:
         if err.status == 422:  # the schema's "required" refusal
             return _error(422, 602, str(err))
         return _text(err.status, str(err))
+    if max(silence.starts_at, silence.ends_at) > LAST_TIME:  # stored, no listing could show it
+        message = "silence invalid: startsAt and endsAt must be at most 9999-12-31T23:59:59.999Z"
+        return _text(400, message)
     now = notifier.clock.now()
     try:
         validate_post_times(silence, now)

@@ -29,8 +29,9 @@ from pydantic import (
 )
 
 from alerting.channels import ChannelContext, DeliveryError, Notification, template_data
-from alerting.channels.webhook import USER_AGENT, check_http_url, go_json
+from alerting.channels.webhook import USER_AGENT, check_http_url
 from alerting.configbase import HTTPClientConfig, Model, relative_to_config
+from alerting.gojson import go_json
 from alerting.httpclient import CredentialsError, HTTPSettings, http_settings, post_failure
 from alerting.template.alertmanager import (
     NotificationData,
@@ -405,6 +406,11 @@ class PagerdutyChannel:
         }
         body, _ = encode_event(event)
         await self._post(body, event["routing_key"])
+
+    async def acknowledged(self, group_key: str, by: str) -> None:
+        """Someone acknowledged the whole group here: so is its incident in PagerDuty. (Who did
+        cannot travel: an acknowledge event has no field for it.)"""
+        await self.acknowledge(group_key)
 
     async def close(self) -> None:
         """Nothing to release: the pooled session belongs to whoever created it."""

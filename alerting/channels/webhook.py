@@ -8,7 +8,6 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Annotated
 
 import aiohttp
@@ -17,6 +16,7 @@ from pydantic import Field, StrictBool, field_validator, model_validator
 from alerting import __version__
 from alerting.channels import ChannelContext, DeliveryError, Notification
 from alerting.configbase import HTTPClientConfig, Model
+from alerting.gojson import go_json, string, string_map
 from alerting.httpclient import CredentialsError, HTTPSettings, http_settings, post_failure
 from alerting.labels import go_quote
 from alerting.model import Alert
@@ -194,26 +194,26 @@ def webhook_payload(notification: Notification, max_alerts: int = 0) -> bytes:
     }
     text = "".join(
         (
-            _json(before_alerts)[:-1],  # without its "}"
+            go_json(before_alerts)[:-1],  # without its "}"
             ',"alerts":[',
             ",".join(map(_alert_json, kept, statuses)),
             "],",
-            _json(after_alerts)[1:],  # without its "{"
+            go_json(after_alerts)[1:],  # without its "{"
             "\n",  # json.Encoder ends every value with a newline; Alertmanager encodes with one
         )
     )
-    return _go_patch(text).encode("utf-8")
+    return text.encode("utf-8")
 
 
 def _alert_json(alert: Alert, status: str) -> str:
-    """One alert of the message (template.Alert), encoded as json.dumps would encode its dict."""
+    """One alert of the message (template.Alert), encoded as Go encodes its struct."""
     # Alertmanager hides an end time not yet reached: firing alerts show the zero time.
     ends_at = _timestamp(alert.ends_at if status == "resolved" else 0.0)
     return (
-        f'{{"status":"{status}","labels":{_json_map(alert.labels)}'
-        f',"annotations":{_json_map(alert.annotations)}'
+        f'{{"status":"{status}","labels":{string_map(alert.labels)}'
+        f',"annotations":{string_map(alert.annotations)}'
         f',"startsAt":"{_timestamp(alert.starts_at)}","endsAt":"{ends_at}"'
-        f',"generatorURL":{encode_basestring(alert.generator_url)}'
+        f',"generatorURL":{string(alert.generator_url)}'
         f',"fingerprint":"{alert.fingerprint}"}}'
     )
 
@@ -234,64 +234,6 @@ def _common(maps: Iterable[Mapping[str, str]]) -> dict[str, str]:
         if not common.items() <= other.items():
             common = {name: value for name, value in common.items() if other.get(name) == value}
     return common
-
-
-def _json(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def _unencodable(value: object) -> object:
-    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
-
-
-# json.dumps's encoder with sorted keys, made once: json.dumps makes one per call, which costs
-# more than encoding a label set. Sorting by key is sorting the pairs, as _sorted does.
-_map_chunks = (
-    c_make_encoder(None, _unencodable, encode_basestring, None, ":", ",", True, False, True)
-    if c_make_encoder is not None
-    else json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True).iterencode
-)
-
-
-def _json_map(values: Mapping[str, str]) -> str:
-    """`_json(_sorted(values))`, without the sorted copy."""
-    return "".join(_map_chunks(values, False))
-
-
-_GO_ONLY_ESCAPES = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"))
-_GO_ONLY_ESCAPES_NON_ASCII = (("\u2028", "\\u2028"), ("\u2029", "\\u2029"))
-_SURROGATE = re.compile("[\ud800-\udfff]")
-_PY_SHORT = re.compile(r"\\[\\bf]")
-# The check for them: one regex pass is faster than two substring searches of a large message.
-_PY_SHORT_HINT = re.compile(r"\\[bf]")
-_GO_FOR_PY_SHORT = {"\\\\": "\\\\", "\\b": "\\u0008", "\\f": "\\u000c"}
-
-
-def go_json(value: object) -> str:
-    """`value` as Go 1.19's encoding/json writes it (Debian builds Alertmanager 0.25 with it)."""
-    return _go_patch(_json(value))
-
-
-def _go_patch(text: str) -> str:
-    """JSON from Python's encoder (ensure_ascii off) as Go's would write it: Go escapes
-    <, >, & and the JS line separators, writes \\b and \\f as \\u0008 and \\u000c, and
-    replaces invalid UTF-8 (here: lone surrogates) with U+FFFD. Those characters only occur
-    inside strings, so patching the whole text is safe.
-    """
-    for raw, escaped in _GO_ONLY_ESCAPES:
-        if raw in text:
-            text = text.replace(raw, escaped)
-    # str knows whether it is ASCII without a scan; a regex scan of a large message is not free.
-    if not text.isascii():
-        for raw, escaped in _GO_ONLY_ESCAPES_NON_ASCII:
-            if raw in text:
-                text = text.replace(raw, escaped)
-        if _SURROGATE.search(text):
-            text = _SURROGATE.sub("\\\\ufffd", text)
-    if _PY_SHORT_HINT.search(text):
-        # Matching escaped backslashes too keeps "\\\\b" (a backslash, then b) intact.
-        text = _PY_SHORT.sub(lambda m: _GO_FOR_PY_SHORT[m.group(0)], text)
-    return text
 
 
 @functools.lru_cache(maxsize=4096)  # alerts of one burst share their times
