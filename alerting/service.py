@@ -8,6 +8,7 @@ import glob
 import logging
 import signal
 import time
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from alerting.config import (
 )
 from alerting.configbase import read_secret
 from alerting.datasource import PrometheusClient
+from alerting.incidents import Incidents
 from alerting.metrics import Metrics
 from alerting.model import Alert
 from alerting.notifier import Notifier
@@ -114,6 +116,7 @@ class Service:
         self.notifier = Notifier(
             self.clock, open_notification_store(self.loaded.config.storage.path), self.metrics
         )
+        self.incidents = Incidents(self.notifier)
         self._notifying = False
         self.manager = RuleManager(self.clock, self.store, sink or self._notify)
         self.datasource = datasource_from(self.loaded.config.datasource.prometheus)
@@ -179,6 +182,9 @@ class Service:
     async def stop(self) -> None:
         self._ready = False
         await self.manager.stop()
+        # Acks passed on to PagerDuty and Slack go out before the notifier's session closes.
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self.incidents.wait_idle(), timeout=10.0)
         await self.notifier.stop()
         await self.notifier.store.close()
         await self.store.close()
@@ -232,8 +238,10 @@ class Service:
             self.reload,
             lambda: self._ready,
             notifier=self.notifier,
+            incidents=self.incidents,
             started_at=self.started_at,
             config_text=lambda: self.loaded.text,
+            callbacks_config=lambda: self.loaded.config.server.callbacks,
             middlewares=self._middlewares(audit_log),
         )
         app.cleanup_ctx.append(audit_log.lifetime)
