@@ -1,4 +1,4 @@
-"""The `alerting` command: run · check · replay · routes test · alerts."""
+"""The `alerting` command: run · check · replay · routes test · alerts · ack · unack · suppress."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from alerting import __version__, logs
@@ -78,7 +79,33 @@ def _parser() -> argparse.ArgumentParser:
     alerts.add_argument("-o", "--output", choices=["table", "json"], default="table")
     _client_arguments(alerts)
     alerts.set_defaults(func=_alerts)
+    _incident_commands(sub)
     return parser
+
+
+def _incident_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    ack = sub.add_parser("ack", help="acknowledge an alert: its escalation and repeats stop")
+    ack.add_argument("fingerprint", help="the alert's, as `alerting alerts` lists it")
+    ack.add_argument("--comment", default="", help="what you are doing about it")
+    ack.add_argument(
+        "--expires-in",
+        metavar="DURATION",
+        help="how long the ack holds, such as 2h or 3600 (seconds); default: until it resolves",
+    )
+    _client_arguments(ack)
+    ack.set_defaults(func=_ack)
+
+    unack = sub.add_parser("unack", help="withdraw an alert's acknowledgement")
+    unack.add_argument("fingerprint")
+    _client_arguments(unack)
+    unack.set_defaults(func=_unack)
+
+    suppress = sub.add_parser("suppress", help="silence exactly this alert for a while")
+    suppress.add_argument("fingerprint")
+    suppress.add_argument("--minutes", type=int, required=True, help="1 to 1440")
+    suppress.add_argument("--comment", default="")
+    _client_arguments(suppress)
+    suppress.set_defaults(func=_suppress)
 
 
 def _client_arguments(parser: argparse.ArgumentParser) -> None:
@@ -151,6 +178,45 @@ def _alerts(args: argparse.Namespace) -> int:
         print(f"alerting alerts: {exc}", file=sys.stderr)
         return 1
     print(json.dumps(alerts, indent=2) if args.output == "json" else alerts_table(alerts))
+    return 0
+
+
+def _ack(args: argparse.Namespace) -> int:
+    expires = args.expires_in
+    expires_in = int(expires) if expires is not None and expires.isdigit() else expires
+
+    def call(client: Client) -> str:
+        ack = client.acknowledge(args.fingerprint, comment=args.comment, expires_in=expires_in)
+        line = f"acknowledged {args.fingerprint} as {ack.get('acknowledged_by')}"
+        return line + (f" until {ack['expires_at']}" if ack.get("expires_at") else "")
+
+    return _call_daemon("ack", args, call)
+
+
+def _unack(args: argparse.Namespace) -> int:
+    def call(client: Client) -> str:
+        client.unacknowledge(args.fingerprint)
+        return f"unacknowledged {args.fingerprint}"
+
+    return _call_daemon("unack", args, call)
+
+
+def _suppress(args: argparse.Namespace) -> int:
+    def call(client: Client) -> str:
+        answer = client.suppress(args.fingerprint, args.minutes, comment=args.comment)
+        minutes = f"{args.minutes} minute{'s' if args.minutes != 1 else ''}"
+        return f"silenced {args.fingerprint} for {minutes}: silence {answer.get('silenceID')}"
+
+    return _call_daemon("suppress", args, call)
+
+
+def _call_daemon(command: str, args: argparse.Namespace, call: Callable[[Client], str]) -> int:
+    """Print what `call` did, or its failure as one line on stderr and exit 1."""
+    try:
+        print(call(Client.configured(args.url, args.token_file, args.ca_file)))
+    except ClientError as exc:
+        print(f"alerting {command}: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -94,6 +94,32 @@ class Client:
                 raise ClientError("GET /api/v1/alerts: the daemon returned a page cursor twice")
             seen.add(cursor)
 
+    def acknowledge(
+        self, fingerprint: str, *, comment: str = "", expires_in: str | float | None = None
+    ) -> dict[str, Any]:
+        """Acknowledge an alert; the ack as the daemon recorded it."""
+        body: dict[str, Any] = {"comment": comment} if comment else {}
+        if expires_in is not None:
+            body["expires_in"] = expires_in
+        return self._data("POST", _alert_path(fingerprint, "acknowledge"), body=body)
+
+    def unacknowledge(self, fingerprint: str) -> dict[str, Any]:
+        return self._data("DELETE", _alert_path(fingerprint, "acknowledge"))
+
+    def suppress(self, fingerprint: str, minutes: int, *, comment: str = "") -> dict[str, Any]:
+        """Silence exactly this alert for `minutes`; the answer holds the silence's id."""
+        query = [("duration_minutes", str(minutes))]
+        body = {"comment": comment} if comment else None
+        return self._data("POST", _alert_path(fingerprint, "suppress"), query, body)
+
+    def _data(self, method: str, path: str, query: Query = (), body: Any = None) -> dict[str, Any]:
+        """The `data` object of our API's answer."""
+        answer = self.request(method, path, query, body)
+        data = answer.get("data") if isinstance(answer, dict) else None
+        if not isinstance(data, dict):
+            raise ClientError(f"{method} {path}: the answer has no data object")
+        return data
+
     def _headers(self, body: Any) -> dict[str, str]:
         headers = {"Accept": "application/json"}
         if self.token:
@@ -118,6 +144,10 @@ class Client:
         if exc.code == 401 and not self.token:
             message += f" (pass --token-file or set {TOKEN_ENV})"
         return message
+
+
+def _alert_path(fingerprint: str, action: str) -> str:
+    return f"/api/v1/alerts/{urllib.parse.quote(fingerprint, safe='')}/{action}"
 
 
 def _token(token_file: str | None) -> str:

@@ -33,6 +33,7 @@ from alerting.configbase import (
     HTTPClientConfig,
     LabelName,
     Model,
+    read_secret,
     relative_to_config,
 )
 from alerting.dispatch.route import RouteSpec, route_problems
@@ -282,6 +283,61 @@ def _ssl_reason(exc: OSError) -> str:
     return exc.strerror if exc.strerror and not isinstance(exc, ssl.SSLError) else str(exc)
 
 
+def _one_secret(inline: SecretStr | None, file: str, name: str) -> None:
+    """Exactly one of `name` and `name`_file, and an inline one not empty."""
+    if inline is not None and file:
+        raise ValueError(f"at most one of {name} & {name}_file must be configured")
+    if inline is None and not file:
+        raise ValueError(f"set {name} or {name}_file")
+    if inline is not None and not inline.get_secret_value().strip():
+        raise ValueError(f"{name} is empty")
+
+
+class PagerdutyCallbackConfig(Model):
+    """PagerDuty's webhooks (v3) to POST /api/v1/webhooks/pagerduty: the secret PagerDuty gave
+    the webhook subscription, with which it signs each delivery."""
+
+    secret: SecretStr | None = None
+    secret_file: str = ""
+
+    _resolve = field_validator("secret_file")(relative_to_config)
+
+    @model_validator(mode="after")
+    def _one(self) -> PagerdutyCallbackConfig:
+        _one_secret(self.secret, self.secret_file, "secret")
+        return self
+
+    def current_secret(self) -> str:
+        """Read now, so a rotated file applies to the next request; OSError if unreadable."""
+        return read_secret(self.secret, self.secret_file)
+
+
+class SlackCallbackConfig(Model):
+    """Slack's interactivity requests (our messages' buttons) to POST /api/v1/webhooks/slack:
+    the Slack app's signing secret. Set, it also puts the buttons on bot-token messages."""
+
+    signing_secret: SecretStr | None = None
+    signing_secret_file: str = ""
+
+    _resolve = field_validator("signing_secret_file")(relative_to_config)
+
+    @model_validator(mode="after")
+    def _one(self) -> SlackCallbackConfig:
+        _one_secret(self.signing_secret, self.signing_secret_file, "signing_secret")
+        return self
+
+    def current_secret(self) -> str:
+        """Read now, so a rotated file applies to the next request; OSError if unreadable."""
+        return read_secret(self.signing_secret, self.signing_secret_file)
+
+
+class CallbacksConfig(Model):
+    """Requests PagerDuty and Slack send back to us; each is off until its secret is set."""
+
+    pagerduty: PagerdutyCallbackConfig | None = None
+    slack: SlackCallbackConfig | None = None
+
+
 class ServerConfig(Model):
     listen: str = "127.0.0.1:9095"
     auth: AuthConfig | None = None
@@ -289,6 +345,7 @@ class ServerConfig(Model):
     tls: ServerTLSConfig | None = None
     max_request_bytes: int = Field(default=16 * 1024 * 1024, ge=1)
     audit_log: str = ""  # empty: audit.log beside the SQLite store (see alerting.api.audit)
+    callbacks: CallbacksConfig = Field(default_factory=CallbacksConfig)
 
     _resolve = field_validator("audit_log")(relative_to_config)
 

@@ -4,6 +4,11 @@ all come through here.
 
 A group is named by its id: the SHA-256 of its group key, which is also the `dedup_key` of its
 PagerDuty incident, so a PagerDuty webhook finds its group without a lookup table.
+
+What people do is passed on to the integrations that told them of the group, through optional
+methods of their channels (see `Told`): PagerDuty acknowledges its incident, a Slack message
+shows who acknowledged or silenced. That runs in the background, so a slow service never holds
+up the person who acted, and its failures are logged, never undo what was done here.
 """
 
 from __future__ import annotations
@@ -12,10 +17,9 @@ import asyncio
 import hashlib
 import json
 import logging
-import math
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from alerting.dispatch.group import AggregationGroup
 from alerting.labels import Matcher, MatchType
@@ -30,6 +34,8 @@ log = logging.getLogger(__name__)
 
 MIN_SUPPRESS_MINUTES = 1
 MAX_SUPPRESS_MINUTES = 1440
+# The longest ack that may be asked to expire; one that should last is given without expiry.
+MAX_ACK_SECONDS = 366 * 86400.0
 
 
 class IncidentError(Exception):
@@ -45,12 +51,34 @@ def group_id(group_key: str) -> str:
     return hashlib.sha256(group_key.encode()).hexdigest()
 
 
+class Told(Protocol):
+    """What a channel may be told of people's actions on a group besides notifications. Every
+    method is optional: a channel without one is not told that."""
+
+    async def acknowledged(self, group_key: str, by: str) -> None:
+        """Every firing alert of the group is acknowledged now."""
+
+    async def unacknowledged(self, group_key: str, by: str) -> None:
+        """The group was acknowledged as a whole and no longer is."""
+
+    async def silenced(self, group_key: str, by: str, until: float) -> None:
+        """A silence of the group's labels holds until `until`."""
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationView:
+    policy: str
+    level: int  # 1 for the first level, 0 before any
+    next_due: float | None  # None while paused (acknowledged, silenced) or past the last level
+
+
 @dataclass(frozen=True, slots=True)
 class GroupView:
     id: str
     key: str
     receiver: str
-    escalation: str
+    escalation: EscalationView | None  # None: the route has no policy
+    acknowledged: bool  # every firing alert is
     alerts: list[Alert]
 
 
@@ -70,46 +98,60 @@ class Incidents:
         return acks[0]
 
     async def acknowledge_group(
-        self, gid: str, by: str, comment: str = "", expires_in: float | None = None
+        self,
+        gid: str,
+        by: str,
+        comment: str = "",
+        expires_in: float | None = None,
+        *,
+        source: str = "",
     ) -> list[Ack]:
         """Acknowledge every alert firing in the group now; a new one joining it later makes
-        the group unacknowledged again."""
+        the group unacknowledged again. `source` is the kind of integration the ack was made
+        in (PagerDuty): its channels already know and are not told."""
         group = self._group(gid)
         now = self._now()
         firing = [a for a in group.alerts.values() if not a.resolved_at(now)]
         if not firing:
             raise IncidentError(f"group {gid} has no firing alert to acknowledge", 409)
-        return await self._acknowledge(firing, by, comment, expires_in)
+        return await self._acknowledge(firing, by, comment, expires_in, source)
 
     async def unacknowledge(self, fingerprint: str, by: str) -> None:
         """Withdraw an alert's ack: its groups escalate again from where they stood, at once."""
         self._alert(fingerprint)
         pipeline = self._pipeline()
+        groups = self._groups_with(fingerprint)
+        were = self._acknowledged_groups(groups)
         if pipeline.acks.remove(fingerprint) is None:
             raise IncidentError(f"alert {fingerprint} is not acknowledged", 404)
         await self.notifier.store.put_ack(fingerprint, None)
         await self._record([fingerprint], "unacknowledged", {"by": by})
         log.info("unacknowledged", extra={"fingerprint": fingerprint, "by": by})
-        self._reconsider(self._groups_with(fingerprint))
+        self._reconsider(groups)
+        self._tell(were, "unacknowledged", by)
 
-    async def unacknowledge_group(self, gid: str, by: str) -> None:
+    async def unacknowledge_group(self, gid: str, by: str, *, source: str = "") -> list[str]:
+        """Withdraw the acks of the group's alerts; returns the fingerprints that had one."""
         group = self._group(gid)
         pipeline = self._pipeline()
+        were = self._acknowledged_groups([group])
         withdrawn = [f for f in list(group.alerts) if pipeline.acks.remove(f) is not None]
         for fingerprint in withdrawn:
             await self.notifier.store.put_ack(fingerprint, None)
         await self._record(withdrawn, "unacknowledged", {"by": by})
         log.info("unacknowledged group", extra={"group_key": group.key, "by": by})
         self._reconsider([group])
+        self._tell(were, "unacknowledged", by, source=source)
+        return withdrawn
 
     def acknowledgement(self, fingerprint: str) -> Ack | None:
         """The ack that holds for the alert now, if any."""
         pipeline = self.notifier.pipeline
-        alert = self._dispatcher_alert(fingerprint)
-        if pipeline is None or alert is None:
+        ack = pipeline.acks.get(fingerprint) if pipeline is not None else None
+        if ack is None:  # most alerts: no need to look further
             return None
-        ack = pipeline.acks.get(fingerprint)
-        return ack if ack is not None and ack.covers(alert, self._now()) else None
+        alert = self._dispatcher_alert(fingerprint)
+        return ack if alert is not None and ack.covers(alert, self._now()) else None
 
     # ------------------------------------------------------------ suppressing
 
@@ -131,7 +173,9 @@ class Incidents:
     async def silence_group(self, gid: str, seconds: float, by: str, comment: str) -> str:
         """A silence of the group's labels (for Slack's "Silence 1h" button)."""
         group = self._group(gid)
-        return await self._silence(group.labels, seconds, by, comment)
+        silence_id = await self._silence(group.labels, seconds, by, comment)
+        self._tell([group], "silenced", by, self._now() + seconds)
+        return silence_id
 
     # ------------------------------------------------------------ looking up
 
@@ -183,18 +227,54 @@ class Incidents:
         dispatcher = self.notifier.dispatcher
         if dispatcher is None:
             return []
-        return [_view(group) for group in dispatcher.groups.values() if group.alerts]
+        return [self._view(group) for group in dispatcher.groups.values() if group.alerts]
 
     def find_group(self, gid: str) -> GroupView:
-        return _view(self._group(gid))
+        return self._view(self._group(gid))
+
+    async def wait_idle(self) -> None:
+        """Until what was passed on to integrations so far has been sent (or has failed)."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _view(self, group: AggregationGroup) -> GroupView:
+        return GroupView(
+            group_id(group.key),
+            group.key,
+            group.route.receiver,
+            self._escalation_view(group),
+            bool(self._acknowledged_groups([group])),
+            list(group.alerts.values()),
+        )
+
+    def _escalation_view(self, group: AggregationGroup) -> EscalationView | None:
+        name = group.route.escalation
+        pipeline = self.notifier.pipeline
+        policy = pipeline.stages.policies.get(name) if name and pipeline is not None else None
+        if pipeline is None or policy is None:
+            return None
+        state = pipeline.escalations.get(group.key)
+        if state is None or state.policy != name:  # not flushed under this policy yet
+            return EscalationView(name, 0, None)
+        level = policy.level(state.reached - 1) + 1 if state.reached else 0
+        return EscalationView(name, level, state.next_due(policy))
 
     # ------------------------------------------------------------ the work
 
     async def _acknowledge(
-        self, alerts: list[Alert], by: str, comment: str, expires_in: float | None
+        self,
+        alerts: list[Alert],
+        by: str,
+        comment: str,
+        expires_in: float | None,
+        source: str = "",
     ) -> list[Ack]:
-        if expires_in is not None and not (0 < expires_in < math.inf):
-            raise IncidentError("expires_in must be a positive number of seconds", 400)
+        if expires_in is not None and not (0 < expires_in <= MAX_ACK_SECONDS):
+            raise IncidentError(
+                f"expires_in must be more than 0 and at most {MAX_ACK_SECONDS:.0f} seconds "
+                "(leave it out for an ack that lasts)",
+                400,
+            )
         pipeline = self._pipeline()
         now = self._now()
         groups = {id(g): g for a in alerts for g in self._groups_with(a.fingerprint)}
@@ -210,7 +290,7 @@ class Incidents:
         await self._record([a.fingerprint for a in acks], "acknowledged", detail)
         log.info("acknowledged", extra={"alerts": len(acks), "by": by})
         self._reconsider(groups.values())
-        self._tell_pagerduty(groups.values())
+        self._tell(self._acknowledged_groups(groups.values()), "acknowledged", by, source=source)
         return acks
 
     def _ack_timeouts(self, groups: Iterable[AggregationGroup]) -> list[float]:
@@ -228,33 +308,43 @@ class Incidents:
         for group in groups:
             group.flush_by(now)
 
-    def _tell_pagerduty(self, groups: Iterable[AggregationGroup]) -> None:
-        """Groups acknowledged as a whole acknowledge their PagerDuty incidents, in the
-        background: PagerDuty being slow must not hold up the one who acknowledged."""
-        pipeline = self._pipeline()
+    def _acknowledged_groups(self, groups: Iterable[AggregationGroup]) -> list[AggregationGroup]:
+        """Those of `groups` acknowledged as a whole now: every firing alert is."""
+        pipeline = self.notifier.pipeline
+        if pipeline is None:
+            return []
         now = self._now()
+        return [
+            group
+            for group in groups
+            if pipeline.acks.all_acknowledged(
+                (a for a in group.alerts.values() if not a.resolved_at(now)), now
+            )
+        ]
+
+    def _tell(
+        self, groups: Iterable[AggregationGroup], what: str, *args: object, source: str = ""
+    ) -> None:
+        """Call `what` (a method of Told) in the background on every channel of every receiver
+        the groups have notified, except channels of the kind `source`."""
+        pipeline = self._pipeline()
         for group in groups:
-            firing = [a for a in group.alerts.values() if not a.resolved_at(now)]
-            if not pipeline.acks.all_acknowledged(firing, now):
-                continue
             state = pipeline.escalations.get(group.key)
             told = {group.route.receiver, *(state.notified if state else ())}
-            for receiver in told:
+            for receiver in sorted(told):
                 for integration in pipeline.stages.receivers.get(receiver, []):
-                    acknowledge = getattr(integration.channel, "acknowledge", None)
-                    if acknowledge is not None:
-                        self._spawn(acknowledge(group.key), integration.name)
+                    hook = getattr(integration.channel, what, None)
+                    if hook is not None and integration.channel.kind != source:
+                        self._spawn(hook(group.key, *args), f"{what} {integration.name}")
 
-    def _spawn(self, work: object, name: str) -> None:
+    def _spawn(self, work: Awaitable[None], name: str) -> None:
         async def run() -> None:
             try:
-                await work  # type: ignore[misc]
-            except Exception as error:  # logged; the ack here stands either way
-                log.warning(
-                    "acknowledge not passed on", extra={"integration": name, "error": str(error)}
-                )
+                await work
+            except Exception as error:  # logged; what was done here stands either way
+                log.warning("not passed on", extra={"task": name, "error": str(error)})
 
-        task = asyncio.create_task(run(), name=f"acknowledge {name}")
+        task = asyncio.create_task(run(), name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -319,16 +409,6 @@ def _event_item(event: IncidentEvent) -> dict[str, Any]:
         item["group_key"] = event.subject[len(GROUP_SUBJECT) :]
     item.update(json.loads(event.detail))
     return item
-
-
-def _view(group: AggregationGroup) -> GroupView:
-    return GroupView(
-        group_id(group.key),
-        group.key,
-        group.route.receiver,
-        group.route.escalation,
-        list(group.alerts.values()),
-    )
 
 
 def _shortest(asked: float | None, limits: list[float]) -> float | None:

@@ -56,9 +56,11 @@ def build_stages(
     templates: NotificationTemplates,
     state: ChannelState,
 ) -> Stages:
+    interactive = config.server.callbacks.slack is not None
     receivers = {
         receiver.name: receiver_integrations(
-            receiver, ChannelContext(receiver.name, session, templates, config.global_, state)
+            receiver,
+            ChannelContext(receiver.name, session, templates, config.global_, state, interactive),
         )
         for receiver in config.receivers
     }

@@ -22,6 +22,7 @@ from typing import Any, Literal
 from aiohttp import web
 
 from alerting.api.alertmanager import NOTIFIER
+from alerting.api.incidents import INCIDENTS
 from alerting.api.jsonfmt import rfc3339, sample_value
 from alerting.api.rules import MANAGER, error, success
 from alerting.dispatch.status import AlertStatus, Muting
@@ -36,13 +37,20 @@ CURRENT: frozenset[str] = frozenset(STATUSES) - {"resolved"}
 # The window of `resolvedLast7Days` in the statistics.
 RESOLVED_WINDOW = 7 * 86400.0
 
-# Which alerts someone acknowledged, by fingerprint. Acknowledgement arrives with escalation;
-# until it is wired in here, nobody has acknowledged anything.
+# Which alerts someone acknowledged, by fingerprint.
 Acknowledged = Callable[[str], bool]
 
 
 def nobody_acknowledged(_: str) -> bool:
     return False
+
+
+def acknowledged_in(request: web.Request) -> Acknowledged:
+    """The app's acks, where it takes them; else nobody has acknowledged anything."""
+    incidents = request.app.get(INCIDENTS)
+    if incidents is None:
+        return nobody_acknowledged
+    return lambda fingerprint: incidents.acknowledgement(fingerprint) is not None
 
 
 def routes() -> list[web.RouteDef]:
@@ -198,7 +206,7 @@ async def get_alerts(request: web.Request) -> web.Response:
     now = _now(notifier)
     chosen = [
         a
-        for a in collect(request.app[MANAGER], notifier, now)
+        for a in collect(request.app[MANAGER], notifier, now, acknowledged_in(request))
         if a.fingerprint > query.after and query.selects(a)
     ]
     page = chosen if query.limit is None else chosen[: query.limit]
@@ -276,7 +284,7 @@ async def get_stats(request: web.Request) -> web.Response:
     manager = request.app[MANAGER]
     notifier = request.app.get(NOTIFIER)
     now = _now(notifier)
-    alerts = collect(manager, notifier, now)
+    alerts = collect(manager, notifier, now, acknowledged_in(request))
     by_status = dict.fromkeys(STATUSES, 0)
     by_severity: dict[str, int] = {}
     for alert in alerts:

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from functools import cache
+from importlib import resources
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from alerting.api import alert_view, alertmanager, rules, webhooks
+from alerting.api import alert_view, alertmanager, callbacks, rules, webhooks
+from alerting.api import incidents as incidents_api
 from alerting.api.limits import errors_as_json
+from alerting.config import CallbacksConfig
+from alerting.incidents import Incidents
 from alerting.metrics import Metrics
 from alerting.notifier import Notifier
 from alerting.rules.manager import RuleManager
@@ -31,14 +36,18 @@ def create_app(
     ready: Callable[[], bool],
     *,
     notifier: Notifier | None = None,
+    incidents: Incidents | None = None,
     started_at: float = 0.0,
     config_text: Callable[[], str] = lambda: "",
+    callbacks_config: Callable[[], CallbacksConfig] = CallbacksConfig,
     middlewares: Sequence[Middleware] = (),
 ) -> web.Application:
     """The API. `middlewares` run before (outside) the app's own. Without a `notifier` only the
     health, reload, metrics and rule endpoints are served, and /api/v1/alerts lists rule
-    alerts; with one, the Alertmanager API v2 and the webhook intake too. `config_text` reads
-    the config file, which GET /api/v2/status shows with its secrets hidden."""
+    alerts; with one, the Alertmanager API v2 and the webhook intake too; with `incidents`
+    (of that notifier), acks, suppressions, groups, histories and the PagerDuty and Slack
+    callbacks, whose secrets `callbacks_config` reads per request. `config_text` reads the
+    config file, which GET /api/v2/status shows with its secrets hidden."""
     app = web.Application(
         middlewares=[*middlewares, errors_as_json], client_max_size=16 * 1024 * 1024
     )
@@ -52,6 +61,7 @@ def create_app(
         web.post("/-/reload", _reload),
         web.put("/-/reload", _reload),
         web.get("/metrics", _metrics),
+        web.get("/api/openapi.json", _openapi),
         web.get("/api/v1/rules", rules.get_rules),
         *alert_view.routes(),
     ]
@@ -59,6 +69,10 @@ def create_app(
         app[alertmanager.NOTIFIER] = notifier
         app[alertmanager.STATUS] = alertmanager.Status(started_at, config_text)
         routes += [*alertmanager.routes(), *webhooks.routes()]
+    if notifier is not None and incidents is not None:
+        app[incidents_api.INCIDENTS] = incidents
+        app[callbacks.CALLBACKS] = callbacks_config
+        routes += [*incidents_api.routes(), *callbacks.routes()]
     app.add_routes(routes)
     return app
 
@@ -84,3 +98,13 @@ async def _reload(request: web.Request) -> web.Response:
 async def _metrics(request: web.Request) -> web.Response:
     body = generate_latest(request.app[METRICS].registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+@cache
+def openapi_document() -> bytes:
+    """alerting/api/openapi.json, the contract of every path above, served as it is stored."""
+    return resources.files("alerting.api").joinpath("openapi.json").read_bytes()
+
+
+async def _openapi(_: web.Request) -> web.Response:
+    return web.Response(body=openapi_document(), content_type="application/json")

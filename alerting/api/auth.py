@@ -48,14 +48,21 @@ ROUTES: tuple[RouteRule, ...] = (
     # Probes of load balancers and orchestrators carry no credentials and reveal nothing.
     _rule("GET", "/-/healthy", OPEN),
     _rule("GET", "/-/ready", OPEN),
+    # The API's description: the same for every deployment, nothing of the config in it.
+    _rule("GET", "/api/openapi.json", OPEN),
     _rule("POST PUT", "/-/reload", Role.ADMIN),
     _rule("POST", "/api/v2/alerts", Role.WRITE),
+    # PagerDuty and Slack cannot send our token: their requests' signatures authenticate them.
+    _rule("POST", "/api/v1/webhooks/pagerduty", OPEN),
+    _rule("POST", "/api/v1/webhooks/slack", OPEN),
     _rule("POST", "/api/v1/webhooks/*", Role.WRITE),
     _rule("POST", "/api/v2/silences", Role.WRITE),
     _rule("DELETE", "/api/v2/silence/*", Role.WRITE),
     _rule("POST DELETE", "/api/v1/alerts/*/acknowledge", Role.WRITE),
     _rule("POST", "/api/v1/alerts/*/suppress", Role.WRITE),
     _rule("POST DELETE", "/api/v1/groups/*/acknowledge", Role.WRITE),
+    _rule("GET", "/api/v1/alerts/*/history", Role.READ),
+    _rule("GET", "/api/v1/groups", Role.READ),
 )
 
 

@@ -93,3 +93,6 @@ class ChannelContext:
     templates: NotificationTemplates  # Alertmanager's defaults, ours, then `templates:` files
     global_: GlobalConfig  # smtp_*, slack_api_url, pagerduty_url, http_config defaults
     state: ChannelState
+    # The daemon takes Slack's interactivity requests (server.callbacks.slack is set), so bot
+    # messages may carry buttons and show who acknowledged them.
+    interactive: bool = False

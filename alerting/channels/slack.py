@@ -4,6 +4,10 @@ An incoming webhook (or any api_url that is not a Web API method) gets the attac
 Alertmanager posts. An api_url ending in `/api/chat.postMessage`, with a bot token in
 http_config, goes through the Web API: a group's first notification posts a message, later ones
 edit it in place, and its resolve edits it once more and says so in the message's thread.
+
+When the daemon takes Slack's interactivity requests (`server.callbacks.slack`), a bot message
+of a firing group carries "Acknowledge" and "Silence 1h" buttons in a second attachment, and
+acks and silences made anywhere replace them with a note of who did it.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +29,7 @@ from slack_sdk.webhook import WebhookResponse
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from alerting.channels import ChannelContext, DeliveryError, Notification, template_data
+from alerting.channels.pagerduty import dedup_key
 from alerting.channels.webhook import USER_AGENT, check_http_url
 from alerting.configbase import HTTPClientConfig, Model, relative_to_config
 from alerting.httpclient import CredentialsError, HTTPSettings, http_settings
@@ -59,6 +65,12 @@ _NO_API_URL = "no global Slack API URL set either inline or in a file"
 _OMITTED_IF_EMPTY = frozenset(
     ("title", "title_link", "pretext", "fields", "actions", "image_url", "thumb_url", "color")
 )
+
+# Our buttons' action_ids; their value is the group's id (its PagerDuty dedup key), which the
+# interactivity endpoint acts on.
+ACKNOWLEDGE_ACTION = "alerting.acknowledge"
+SILENCE_ACTION = "alerting.silence"
+SILENCE_SECONDS = 3600.0  # what the "Silence 1h" button asks for
 
 # slack_sdk logs request URLs (a webhook's is its secret) and bodies at debug level; it gets a
 # logger of its own that nothing reads. Failures reach the pipeline as DeliveryErrors instead.
@@ -231,10 +243,59 @@ def slack_message(
     }
     message = _without_empty(message)
     message["attachments"] = [attachment]
-    if extra_blocks:
-        extra = _without_empty({"color": attachment.get("color", "")})
-        message["attachments"].append({**extra, "blocks": list(extra_blocks)})
-    return message
+    return with_blocks(message, extra_blocks)
+
+
+def with_blocks(message: Mapping[str, Any], blocks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """`message` with `blocks`, if there are any, in a second attachment of the first one's
+    colour."""
+    out = dict(message)
+    if blocks:
+        first = message["attachments"][0]
+        extra = _without_empty({"color": first.get("color", "")})
+        out["attachments"] = [*message["attachments"], {**extra, "blocks": list(blocks)}]
+    return out
+
+
+def group_blocks(
+    group_key: str, note: str = "", *, acknowledge: bool = True, silence: bool = True
+) -> list[dict[str, Any]]:
+    """Our blocks under a bot message: a note of what people did (mrkdwn), then the buttons
+    still worth pressing."""
+    blocks: list[dict[str, Any]] = []
+    if note:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": note}]})
+    gid = dedup_key(group_key)
+    buttons = []
+    if acknowledge:
+        buttons.append(_button("Acknowledge", ACKNOWLEDGE_ACTION, gid, "primary"))
+    if silence:
+        buttons.append(_button("Silence 1h", SILENCE_ACTION, gid))
+    if buttons:
+        blocks.append({"type": "actions", "block_id": "alerting.actions", "elements": buttons})
+    return blocks
+
+
+def _button(text: str, action_id: str, value: str, style: str = "") -> dict[str, Any]:
+    button = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": text},
+        "action_id": action_id,
+        "value": value,
+    }
+    return {**button, "style": style} if style else button
+
+
+def escape_mrkdwn(text: str) -> str:
+    """Text as Slack shows it literally: its control characters escaped, so a name cannot
+    mention a channel or forge a link."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_date(ts: float) -> str:
+    """A time each reader sees in their own time zone (Slack's date formatting)."""
+    fallback = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts))
+    return f"<!date^{int(ts)}^{{date_short_pretty}} at {{time}}|{fallback}>"
 
 
 def _attachment(spec: SlackSpec, render: _Renderer) -> dict[str, Any]:
@@ -401,10 +462,12 @@ def _slack_error(where: str, code: object, headers: Mapping[str, str] | None) ->
 
 @dataclass(frozen=True, slots=True)
 class _PostedMessage:
-    """Where a group's bot message is: the channel's ID and the message's timestamp."""
+    """Where a group's bot message is: the channel's ID and the message's timestamp; and, when
+    its buttons may be replaced by a note later, what chat.update needs besides our blocks."""
 
     channel: str
     ts: str
+    content: dict[str, Any] | None = None
 
 
 class SlackChannel:
@@ -439,6 +502,33 @@ class SlackChannel:
             await self._post_to_webhook(url, message)
         else:
             await self._post_with_bot(base, message, data, notification.group_key)
+
+    # ------------------------------------------------------------ what people did (Told)
+
+    async def acknowledged(self, group_key: str, by: str) -> None:
+        note = f":white_check_mark: Acknowledged by *{escape_mrkdwn(by)}*"
+        await self._annotate(group_key, group_blocks(group_key, note, acknowledge=False))
+
+    async def unacknowledged(self, group_key: str, by: str) -> None:
+        note = f":arrow_right_hook: Acknowledgement withdrawn by *{escape_mrkdwn(by)}*"
+        await self._annotate(group_key, group_blocks(group_key, note))
+
+    async def silenced(self, group_key: str, by: str, until: float) -> None:
+        note = f":no_bell: Silenced by *{escape_mrkdwn(by)}* until {slack_date(until)}"
+        await self._annotate(group_key, group_blocks(group_key, note, silence=False))
+
+    async def _annotate(self, group_key: str, blocks: list[dict[str, Any]]) -> None:
+        """Replace the blocks under the group's bot message, if it has one we may edit."""
+        if not self._ctx.interactive:
+            return
+        base = _web_api_base(self._url())
+        if base is None:  # an incoming webhook cannot edit what it posted
+            return
+        posted = await self._recall(self._state_key(group_key))
+        if posted is None or posted.content is None:
+            return
+        web = _WebAPI(self._web_client(base), f"channel {go_quote(posted.channel)}")
+        await web.update(posted, with_blocks(posted.content, blocks))
 
     async def close(self) -> None:
         """Nothing to release: the pooled session belongs to the notifier."""
@@ -482,31 +572,44 @@ class SlackChannel:
 
     # ------------------------------------------------------------ bot token, Web API
 
-    async def _post_with_bot(
-        self, base_url: str, message: dict[str, Any], data: NotificationData, group_key: str
-    ) -> None:
-        client = AsyncWebClient(
+    def _web_client(self, base_url: str) -> AsyncWebClient:
+        return AsyncWebClient(
             base_url=base_url,
             session=self._session,
             logger=_SDK_LOG,
             retry_handlers=[],  # the pipeline retries
             user_agent_prefix=USER_AGENT,
         )
-        web = _WebAPI(client, f"channel {go_quote(message.get('channel', ''))}")
+
+    async def _post_with_bot(
+        self, base_url: str, message: dict[str, Any], data: NotificationData, group_key: str
+    ) -> None:
+        web = _WebAPI(self._web_client(base_url), f"channel {go_quote(message.get('channel', ''))}")
         key = self._state_key(group_key)
         posted = await self._recall(key)
         resolved = data.status == "resolved"
-        if posted is not None and not await web.update(posted, message):
+        shown = message
+        if self._ctx.interactive and not resolved:  # nothing to act on once all resolved
+            shown = with_blocks(message, group_blocks(group_key))
+        if posted is not None and not await web.update(posted, shown):
             posted = None  # deleted meanwhile: post a new one
         if posted is None:
-            new = await web.post(message)
+            new = await web.post(shown)
             if not resolved:
-                await self._remember(key, new)
+                await self._remember(key, self._editable(new, message))
             return
         if resolved:
             where = (posted.channel, posted.ts)
             await web.post(resolved_reply(self.spec, data, self._ctx.templates, where))
             await self._remember(key, None)
+        elif self._ctx.interactive:  # the content changed: a later note goes under the new one
+            await self._remember(key, self._editable(posted, message))
+
+    def _editable(self, posted: _PostedMessage, message: dict[str, Any]) -> _PostedMessage:
+        """What to keep of a message: where it is, and its content if a note may replace its
+        buttons later (kept only then: it takes room in the store)."""
+        content = _update_content(message) if self._ctx.interactive else None
+        return _PostedMessage(posted.channel, posted.ts, content)
 
     def _state_key(self, group_key: str) -> str:
         return json.dumps(["slack", self._ctx.receiver, self._index, group_key])
@@ -520,12 +623,21 @@ class SlackChannel:
             ) from None
         try:
             stored = json.loads(value) if value is not None else None
-            return _PostedMessage(str(stored["channel"]), str(stored["ts"])) if stored else None
-        except (ValueError, TypeError, KeyError):
+            if not stored:
+                return None
+            content = stored.get("content")
+            content = content if isinstance(content, dict) and content.get("attachments") else None
+            return _PostedMessage(str(stored["channel"]), str(stored["ts"]), content)
+        except (ValueError, TypeError, KeyError, AttributeError):
             return None  # not ours to make sense of: the group gets a new message
 
     async def _remember(self, key: str, posted: _PostedMessage | None) -> None:
-        value = None if posted is None else json.dumps({"channel": posted.channel, "ts": posted.ts})
+        value = None
+        if posted is not None:
+            kept: dict[str, Any] = {"channel": posted.channel, "ts": posted.ts}
+            if posted.content is not None:
+                kept["content"] = posted.content
+            value = json.dumps(kept)
         try:
             await self._ctx.state.put(key, value)
         except Exception:
@@ -553,10 +665,8 @@ class _WebAPI:
 
     async def update(self, posted: _PostedMessage, message: dict[str, Any]) -> bool:
         """Edits the message; false if Slack no longer has it."""
-        # chat.update takes the content and link_names; the sender's name and icon stay.
-        content = {k: message[k] for k in ("link_names", "attachments") if k in message}
         answer = await self._call(
-            "chat.update", {"channel": posted.channel, "ts": posted.ts, **content}
+            "chat.update", {"channel": posted.channel, "ts": posted.ts, **_update_content(message)}
         )
         if answer.get("ok"):
             return True
@@ -584,6 +694,11 @@ class _WebAPI:
 
     def _refused(self, method: str, answer: Mapping[str, Any]) -> DeliveryError:
         return _slack_error(f"{self._where}: {method}", answer.get("error"), None)
+
+
+def _update_content(message: Mapping[str, Any]) -> dict[str, Any]:
+    # chat.update takes the content and link_names; the sender's name and icon stay.
+    return {k: message[k] for k in ("link_names", "attachments") if k in message}
 
 
 def _check_webhook_response(where: str, response: WebhookResponse) -> None:
