@@ -109,9 +109,9 @@ class Incidents:
         """Acknowledge every alert firing in the group now; a new one joining it later makes
         the group unacknowledged again. `source` is the kind of integration the ack was made
         in (PagerDuty): its channels already know and are not told."""
-        group = self._group(gid)
         now = self._now()
-        firing = [a for a in group.alerts.values() if not a.resolved_at(now)]
+        alerts = {f: a for g in self._groups(gid) for f, a in g.alerts.items()}
+        firing = [a for a in alerts.values() if not a.resolved_at(now)]
         if not firing:
             raise IncidentError(f"group {gid} has no firing alert to acknowledge", 409)
         return await self._acknowledge(firing, by, comment, expires_in, source)
@@ -132,15 +132,16 @@ class Incidents:
 
     async def unacknowledge_group(self, gid: str, by: str, *, source: str = "") -> list[str]:
         """Withdraw the acks of the group's alerts; returns the fingerprints that had one."""
-        group = self._group(gid)
+        groups = self._groups(gid)
         pipeline = self._pipeline()
-        were = self._acknowledged_groups([group])
-        withdrawn = [f for f in list(group.alerts) if pipeline.acks.remove(f) is not None]
+        were = self._acknowledged_groups(groups)
+        fingerprints = dict.fromkeys(f for g in groups for f in g.alerts)
+        withdrawn = [f for f in fingerprints if pipeline.acks.remove(f) is not None]
         for fingerprint in withdrawn:
             await self.notifier.store.put_ack(fingerprint, None)
         await self._record(withdrawn, "unacknowledged", {"by": by})
-        log.info("unacknowledged group", extra={"group_key": group.key, "by": by})
-        self._reconsider([group])
+        log.info("unacknowledged group", extra={"group_key": groups[0].key, "by": by})
+        self._reconsider(groups)
         self._tell(were, "unacknowledged", by, source=source)
         return withdrawn
 
@@ -172,9 +173,9 @@ class Incidents:
 
     async def silence_group(self, gid: str, seconds: float, by: str, comment: str) -> str:
         """A silence of the group's labels (for Slack's "Silence 1h" button)."""
-        group = self._group(gid)
-        silence_id = await self._silence(group.labels, seconds, by, comment)
-        self._tell([group], "silenced", by, self._now() + seconds)
+        groups = self._groups(gid)
+        silence_id = await self._silence(groups[0].labels, seconds, by, comment)
+        self._tell(groups, "silenced", by, self._now() + seconds)
         return silence_id
 
     # ------------------------------------------------------------ looking up
@@ -230,7 +231,7 @@ class Incidents:
         return [self._view(group) for group in dispatcher.groups.values() if group.alerts]
 
     def find_group(self, gid: str) -> GroupView:
-        return self._view(self._group(gid))
+        return self._view(self._groups(gid)[0])
 
     async def wait_idle(self) -> None:
         """Until what was passed on to integrations so far has been sent (or has failed)."""
@@ -395,12 +396,18 @@ class Incidents:
             return []
         return [g for g in dispatcher.groups.values() if fingerprint in g.alerts]
 
-    def _group(self, gid: str) -> AggregationGroup:
+    def _groups(self, gid: str) -> list[AggregationGroup]:
+        """The groups with id `gid`: one, unless sibling routes with the same matchers each
+        have a group of the same labels (their group keys are equal, as in Alertmanager)."""
         dispatcher = self.notifier.dispatcher
-        for group in dispatcher.groups.values() if dispatcher is not None else ():
-            if group_id(group.key) == gid and group.alerts:
-                return group
-        raise IncidentError(f"no group with id {gid}", 404)
+        groups = [
+            group
+            for group in (dispatcher.groups.values() if dispatcher is not None else ())
+            if group.alerts and group_id(group.key) == gid
+        ]
+        if not groups:
+            raise IncidentError(f"no group with id {gid}", 404)
+        return groups
 
 
 def _event_item(event: IncidentEvent) -> dict[str, Any]:

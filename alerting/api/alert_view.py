@@ -248,9 +248,9 @@ def _listed(request: web.Request, name: str) -> frozenset[str]:
 def _limit(raw: str | None) -> int | None:
     if raw is None:
         return None
-    try:
-        limit = int(raw) if raw.isascii() else 0
-    except ValueError:
+    try:  # digits only: int() would also take "5_0" and " 50"
+        limit = int(raw) if raw.isascii() and raw.isdigit() else 0
+    except ValueError:  # more digits than int() converts
         limit = 0
     if limit < 1:
         raise _BadParam(f"limit: {raw!r} is not a positive integer")

@@ -165,13 +165,17 @@ async def _body(request: web.Request) -> dict[str, Any]:
     return body
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _text(body: dict[str, Any], name: str) -> str:
     value = body.get(name)
     if value is None:
         return ""
     if not isinstance(value, str):
         raise IncidentError(f"{name}: expected a string", 400)
-    return value
+    # As the Alertmanager paths do: invalid UTF-8 (a lone surrogate here) becomes U+FFFD.
+    return _SURROGATE.sub("\ufffd", value)
 
 
 def _expires_in(value: object) -> float | None:
