@@ -43,7 +43,7 @@ class Notification:
     receiver: str
     group_key: str
     group_labels: Mapping[str, str]
-    # In Alertmanager's order (sorted by labels); ends_at is 0 for every alert not resolved at `now`.
+    # In Alertmanager's order (sorted by labels); resolved are those with 0 < ends_at <= now.
     alerts: Sequence[Alert]
     now: float  # the flush time: an alert is resolved when 0 < ends_at <= now
     external_url: str

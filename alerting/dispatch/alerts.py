@@ -129,12 +129,14 @@ def sort_alerts(alerts: list[Alert]) -> None:
     Job and instance mostly tell the alerts of a group apart, so the label sets are compared
     only within runs that share both: the full key costs ten times the short one to build.
     """
-    alerts.sort(key=_job_instance)
+    keys = list(map(_job_instance, alerts))
+    order = sorted(range(len(alerts)), key=keys.__getitem__)
+    alerts[:] = [alerts[i] for i in order]
+    keys = [keys[i] for i in order]
     start = 0
     while start < len(alerts):
-        key = _job_instance(alerts[start])
         end = start + 1
-        while end < len(alerts) and _job_instance(alerts[end]) == key:
+        while end < len(alerts) and keys[end] == keys[start]:
             end += 1
         if end - start > 1:
             alerts[start:end] = sorted(alerts[start:end], key=_label_set_order)

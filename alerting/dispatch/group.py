@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import suppress
 
 from alerting.clock import Clock
-from alerting.dispatch.alerts import sort_alerts, with_times
+from alerting.dispatch.alerts import sort_alerts
 from alerting.dispatch.route import Route
 from alerting.model import Alert
 from alerting.notify.pipeline import Flush
@@ -86,11 +86,10 @@ class AggregationGroup:
     async def _flush(self, now: float) -> None:
         if not self.alerts:
             return
-        # A copy as of `now`: an alert that resolves later must not look resolved in this one.
-        snapshot = [
-            a if a.resolved_at(now) else with_times(a, a.starts_at, 0.0, a.updated_at)
-            for a in self.alerts.values()
-        ]
+        # The alerts as they are now. Stored alerts are never changed, only replaced, and every
+        # stage judges "resolved" at the flush's `now`; so an alert resolving during the flush
+        # still fires in it, as in Alertmanager (which copies each alert with a zero end time).
+        snapshot = list(self.alerts.values())
         sort_alerts(snapshot)
         route = self.route
         flush = Flush(
@@ -106,11 +105,11 @@ class AggregationGroup:
             escalation=route.escalation,
         )
         if await self._notify(flush):
-            self._drop_resolved(snapshot)
+            self._drop_resolved(snapshot, now)
 
-    def _drop_resolved(self, sent: list[Alert]) -> None:
+    def _drop_resolved(self, sent: list[Alert], now: float) -> None:
         for alert in sent:
-            if not alert.ends_at:  # firing (most of a large group): no lookup
+            if not alert.resolved_at(now):  # firing (most of a large group): no lookup
                 continue
             current = self.alerts.get(alert.fingerprint)
             # Unless it was updated since, e.g. fired again during the flush.

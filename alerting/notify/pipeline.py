@@ -60,7 +60,7 @@ class Flush:
     receiver: str
     group_key: str
     group_labels: Mapping[str, str]
-    alerts: Sequence[Alert]  # sorted; ends_at is 0 unless resolved at `now`
+    alerts: Sequence[Alert]  # sorted; resolved are those with 0 < ends_at <= now
     now: float
     group_interval: float
     repeat_interval: float
@@ -123,12 +123,12 @@ class Pipeline:
         if policy is None:
             return _Told(receivers)
         now = flush.now
-        firing = [a for a in unmuted if not a.ends_at]
+        firing = [a for a in unmuted if not a.resolved_at(now)]
         step = advance(
             self.escalations.get(flush.group_key),
             policy,
             flush.group_key,
-            firing=any(not a.ends_at for a in flush.alerts),
+            firing=any(not a.resolved_at(now) for a in flush.alerts),
             needs_someone=not self.acks.all_acknowledged(firing, now) if firing else False,
             now=now,
             fired_at=min((a.starts_at for a in firing), default=None),
@@ -188,7 +188,7 @@ class Pipeline:
     async def _notify(
         self, integration: Integration, flush: Flush, alerts: list[Alert], told: _Told
     ) -> bool:
-        firing, resolved = _sets(alerts)
+        firing, resolved = _sets(alerts, flush.now)
         key = (flush.group_key, integration.name)
         async with self._busy.hold(key):
             entry = self.nflog.get(*key)
@@ -209,10 +209,10 @@ class Pipeline:
                 await self._record(integration, flush.group_key, firing, resolved)
                 return True
             notification = Notification(
-                receiver=flush.receiver,
+                receiver=integration.receiver,
                 group_key=flush.group_key,
                 group_labels=flush.group_labels,
-                alerts=alerts if send_resolved else [a for a in alerts if not a.ends_at],
+                alerts=alerts if send_resolved else _firing(alerts, flush.now),
                 now=flush.now,
                 external_url=self.stages.external_url,
                 escalation=told.escalation,
@@ -221,8 +221,7 @@ class Pipeline:
 
     def _repeat_interval(self, flush: Flush, alerts: list[Alert]) -> float:
         """Acknowledged alerts are not repeated: while every firing one is, nothing is."""
-        firing = [a for a in alerts if not a.ends_at]
-        if self.acks and self.acks.all_acknowledged(firing, flush.now):
+        if self.acks and self.acks.all_acknowledged(_firing(alerts, flush.now), flush.now):
             return math.inf
         return flush.repeat_interval
 
@@ -260,7 +259,7 @@ class Pipeline:
             return False
         self.metrics.notification_latency.labels(*labels).observe(time.monotonic() - started)
         self.metrics.notification_requests.labels(*labels).inc(attempts)
-        firing, resolved = sets or _sets(notification.alerts)
+        firing, resolved = sets or _sets(notification.alerts, notification.now)
         await self._record(integration, notification.group_key, firing, resolved)
         await self._notified(integration, notification, "")
         return True
@@ -330,9 +329,13 @@ class KeyedLocks:
                 self._locks[key] = (lock, users - 1)
 
 
-def _sets(alerts: Sequence[Alert]) -> tuple[frozenset[str], frozenset[str]]:
+def _firing(alerts: Sequence[Alert], now: float) -> list[Alert]:
+    return [a for a in alerts if not a.resolved_at(now)]
+
+
+def _sets(alerts: Sequence[Alert], now: float) -> tuple[frozenset[str], frozenset[str]]:
     # Through a set: a frozenset made from one is sized for its length; made from a generator,
     # it keeps the room it grew into (twice as much), for as long as the log keeps the entry.
-    firing = {a.fingerprint for a in alerts if not a.ends_at}
-    resolved = {a.fingerprint for a in alerts if a.ends_at}
+    firing = {a.fingerprint for a in alerts if not a.resolved_at(now)}
+    resolved = {a.fingerprint for a in alerts if a.resolved_at(now)}
     return frozenset(firing), frozenset(resolved)

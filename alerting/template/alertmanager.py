@@ -256,7 +256,8 @@ def notification_data(
             labels=KV(a.labels),
             annotations=KV(a.annotations),
             starts_at=GoTime.from_unix(a.starts_at),
-            ends_at=GoTime.from_unix(a.ends_at),
+            # As Alertmanager: an end time not reached yet is not shown (the zero time).
+            ends_at=GoTime.from_unix(a.ends_at if 0 < a.ends_at <= now else 0.0),
             generator_url=a.generator_url,
             fingerprint=a.fingerprint,
         )
