@@ -114,6 +114,7 @@ async def test_levels_are_reached_on_time(flow: Flow) -> None:
     assert flow.sent() == [("chat", "firing")]
     await flow.at(10.25)
     assert flow.new_since(1) == [("primary", "firing")]
+    assert flow.receiver.deliveries[1].payload["receiver"] == "primary"
     await flow.at(30.25)
     assert flow.new_since(2) == [("secondary", "firing")]
     await flow.at(59)
