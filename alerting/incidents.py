@@ -124,7 +124,7 @@ class Incidents:
         were = self._acknowledged_groups(groups)
         if pipeline.acks.remove(fingerprint) is None:
             raise IncidentError(f"alert {fingerprint} is not acknowledged", 404)
-        await self.notifier.store.put_ack(fingerprint, None)
+        await self.notifier.store.put_acks([(fingerprint, None)])
         await self._record([fingerprint], "unacknowledged", {"by": by})
         log.info("unacknowledged", extra={"fingerprint": fingerprint, "by": by})
         self._reconsider(groups)
@@ -137,8 +137,7 @@ class Incidents:
         were = self._acknowledged_groups(groups)
         fingerprints = dict.fromkeys(f for g in groups for f in g.alerts)
         withdrawn = [f for f in fingerprints if pipeline.acks.remove(f) is not None]
-        for fingerprint in withdrawn:
-            await self.notifier.store.put_ack(fingerprint, None)
+        await self.notifier.store.put_acks([(f, None) for f in withdrawn])
         await self._record(withdrawn, "unacknowledged", {"by": by})
         log.info("unacknowledged group", extra={"group_key": groups[0].key, "by": by})
         self._reconsider(groups)
@@ -286,7 +285,7 @@ class Incidents:
         ]
         for ack in acks:
             pipeline.acks.put(ack)
-            await self.notifier.store.put_ack(ack.fingerprint, ack_to_json(ack))
+        await self.notifier.store.put_acks([(ack.fingerprint, ack_to_json(ack)) for ack in acks])
         detail = {"by": by, "comment": comment, "expires_at": acks[0].expires_at}
         await self._record([a.fingerprint for a in acks], "acknowledged", detail)
         log.info("acknowledged", extra={"alerts": len(acks), "by": by})

@@ -264,9 +264,10 @@ class Notifier:
     async def _forget_stale_acks(self, now: float) -> None:
         assert self.pipeline is not None and self.dispatcher is not None
         current = {a.fingerprint: a for a in self.dispatcher.alerts}
-        for ack in self.pipeline.acks.stale(current, now):
-            self.pipeline.acks.remove(ack.fingerprint)
-            await self.store.put_ack(ack.fingerprint, None)
+        stale = [ack.fingerprint for ack in self.pipeline.acks.stale(current, now)]
+        for fingerprint in stale:
+            self.pipeline.acks.remove(fingerprint)
+        await self.store.put_acks([(fingerprint, None) for fingerprint in stale])
 
     async def _collect_garbage(self) -> None:
         assert self.pipeline is not None

@@ -64,13 +64,15 @@ class Acks:
         return found
 
     def stale(self, current: dict[str, Alert], now: float) -> list[Ack]:
-        """Acks that can never hold again: expired, or for an incident that has ended."""
+        """Acks that can never hold again: expired, or for an incident that has ended (the alert
+        is gone or resolved, or fires again as a new incident)."""
         return [
             ack
             for ack in self._by_fingerprint.values()
             if not ack.active(now)
             or (alert := current.get(ack.fingerprint)) is None
             or alert.starts_at != ack.incident
+            or alert.resolved_at(now)
         ]
 
     def snapshot(self) -> list[Ack]:

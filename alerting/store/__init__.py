@@ -140,8 +140,8 @@ class NotificationStore(Protocol):
         """Keep `value` for `key`; None forgets it."""
         ...
 
-    async def put_ack(self, fingerprint: str, body: str | None) -> None:
-        """Keep an alert's ack (JSON); None forgets it."""
+    async def put_acks(self, acks: Sequence[tuple[str, str | None]]) -> None:
+        """Keep alerts' acks (fingerprint, JSON) in one transaction; None forgets one."""
         ...
 
     async def put_escalation(self, group_key: str, body: str | None) -> None:

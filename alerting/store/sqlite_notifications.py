@@ -157,22 +157,24 @@ class SqliteNotificationStore:
             else:
                 await conn.execute(_PUT_CHANNEL_STATE, (key, value, now))
 
-    async def put_ack(self, fingerprint: str, body: str | None) -> None:
-        await self._put_or_forget("ack", "fingerprint", fingerprint, body)
+    async def put_acks(self, acks: Sequence[tuple[str, str | None]]) -> None:
+        await self._put_or_forget("ack", "fingerprint", acks)
 
     async def put_escalation(self, group_key: str, body: str | None) -> None:
-        await self._put_or_forget("escalation", "group_key", group_key, body)
+        await self._put_or_forget("escalation", "group_key", [(group_key, body)])
 
-    async def _put_or_forget(self, table: str, key_column: str, key: str, body: str | None) -> None:
+    async def _put_or_forget(
+        self, table: str, key_column: str, rows: Sequence[tuple[str, str | None]]
+    ) -> None:
+        forget = [(key,) for key, body in rows if body is None]
+        keep = [(key, body) for key, body in rows if body is not None]
         async with self._transaction() as conn:
-            if body is None:
-                await conn.execute(f"DELETE FROM {table} WHERE {key_column} = ?", (key,))
-            else:
-                await conn.execute(
-                    f"INSERT INTO {table} ({key_column}, body) VALUES (?, ?)"
-                    f" ON CONFLICT ({key_column}) DO UPDATE SET body = excluded.body",
-                    (key, body),
-                )
+            await conn.executemany(f"DELETE FROM {table} WHERE {key_column} = ?", forget)
+            await conn.executemany(
+                f"INSERT INTO {table} ({key_column}, body) VALUES (?, ?)"
+                f" ON CONFLICT ({key_column}) DO UPDATE SET body = excluded.body",
+                keep,
+            )
 
     async def add_events(self, events: Sequence[IncidentEvent]) -> None:
         rows = [(e.subject, e.at, e.kind, e.detail) for e in events]

@@ -290,3 +290,17 @@ async def test_suppress_makes_an_ordinary_silence_and_checks_its_range(flow: Flo
     assert silence is not None and silence.created_by == "bob"
     assert silence.ends_at - silence.starts_at == 3600
     assert [str(m) for m in silence.matchers] == ['alertname="DbDown"', 'instance="a"']
+
+
+async def test_acks_of_ended_incidents_are_forgotten_by_maintenance(flow: Flow) -> None:
+    await flow.start()
+    await flow.push(firing("a"), firing("b"))
+    await flow.at(1)
+    assert flow.incidents is not None and flow.notifier is not None
+    await flow.incidents.acknowledge(firing("a").fingerprint, "alice")
+    await flow.incidents.acknowledge(firing("b").fingerprint, "alice")
+    await flow.at(3)
+    await flow.push(resolved("a", T0, T0 + 2 * 60))  # a's incident ended; b's goes on
+    await flow.at(16)  # past the first maintenance, 15 minutes after start
+    state = await flow.notifier.store.load_notification_state()
+    assert [json.loads(body)["fingerprint"] for body in state.acks] == [firing("b").fingerprint]

@@ -40,6 +40,8 @@ def test_stale_acks_are_expired_or_for_ended_incidents() -> None:
     acks = Acks([ack_for(a), ack_for(b, expires_at=250.0), ack_for(c)])
     current = {a.fingerprint: a, b.fingerprint: b, c.fingerprint: alert("c", starts_at=150.0)}
     assert {ack.fingerprint for ack in acks.stale(current, 300.0)} == {b.fingerprint, c.fingerprint}
+    current[a.fingerprint] = Alert(a.labels, starts_at=a.starts_at, ends_at=290.0)  # resolved
+    assert a.fingerprint in {ack.fingerprint for ack in acks.stale(current, 300.0)}
     assert [ack.fingerprint for ack in acks.stale({}, 0.0)] == [x.fingerprint for x in (a, b, c)]
 
 
