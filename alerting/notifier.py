@@ -253,7 +253,7 @@ class Notifier:
         while True:
             await self.clock.sleep_until(self.clock.now() + MAINTENANCE_INTERVAL)
             try:
-                await self._collect_garbage()
+                await self.collect_garbage()
             except Exception:
                 log.exception("notification maintenance failed")
 
@@ -269,7 +269,8 @@ class Notifier:
             self.pipeline.acks.remove(fingerprint)
         await self.store.put_acks([(fingerprint, None) for fingerprint in stale])
 
-    async def _collect_garbage(self) -> None:
+    async def collect_garbage(self) -> None:
+        """Drop what has expired: log entries, silences, channel state, history, stale acks."""
         assert self.pipeline is not None
         now = self.clock.now()
         expired = self.pipeline.nflog.expired(now)
