@@ -38,12 +38,9 @@ log = logging.getLogger(__name__)
 
 # How often expired log entries and silences past retention are dropped (Alertmanager: 15 min).
 MAINTENANCE_INTERVAL = 900.0
-# Alertmanager's --data.retention: expired silences are kept this long, then forgotten.
-SILENCE_RETENTION = 120 * 3600.0
-# How long alerts' and groups' histories are kept.
+# How long what happened is remembered: alerts' and groups' histories, and when collected alerts
+# resolved (for the alert statistics).
 HISTORY_RETENTION = 7 * 86400.0
-# How long the store remembers when collected alerts resolved (for the alert statistics).
-RESOLVED_HISTORY = 7 * 86400.0
 
 
 class NotNotifying(RuntimeError):
@@ -237,7 +234,7 @@ class Notifier:
         forget = [alert.fingerprint for alert in gone if alert.fingerprint in self._pushed]
         self._pushed.difference_update(forget)
         resolved = [(alert.fingerprint, alert.ends_at) for alert in gone]
-        await self.store.collect_alerts(forget, resolved, self.clock.now() - RESOLVED_HISTORY)
+        await self.store.collect_alerts(forget, resolved, self.clock.now() - HISTORY_RETENTION)
 
     async def save_silences(self) -> None:
         """Persist what changed in the silences since the last save."""
@@ -278,7 +275,7 @@ class Notifier:
             await self.store.expire_log([entry.key for entry in expired])
             self.pipeline.nflog.drop(expired)
         self.pipeline.stages.inhibitor.gc(now)
-        self.silences.gc(now, SILENCE_RETENTION)
+        self.silences.gc(now)  # after Alertmanager's --data.retention
         await self.store.expire_channel_state(now - LOG_RETENTION)
         await self.store.expire_events(now - HISTORY_RETENTION)
         await self._forget_stale_acks(now)

@@ -24,7 +24,8 @@ from aiohttp import web
 from alerting.api.alertmanager import NOTIFIER
 from alerting.api.incidents import INCIDENTS
 from alerting.api.jsonfmt import rfc3339, sample_value
-from alerting.api.rules import MANAGER, error, success
+from alerting.api.responses import json_error, success
+from alerting.api.rules import MANAGER
 from alerting.dispatch.status import AlertStatus, Muting
 from alerting.labels import Matcher, matches_all, parse_matchers
 from alerting.model import Alert, AlertState, RuleAlert
@@ -201,7 +202,7 @@ async def get_alerts(request: web.Request) -> web.Response:
     try:
         query = view_query(request)
     except _BadParam as err:
-        return error(400, "bad_data", str(err))
+        return json_error(400, "bad_data", str(err))
     notifier = request.app.get(NOTIFIER)
     now = _now(notifier)
     chosen = [

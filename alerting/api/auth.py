@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from alerting.api.limits import json_error
+from alerting.api.responses import json_error
 from alerting.config import AuthConfig, Role, TokenSpec
 
 log = logging.getLogger(__name__)

@@ -32,8 +32,7 @@ from urllib.parse import parse_qs
 from aiohttp import web
 
 from alerting.api.incidents import INCIDENTS, refusals_as_errors
-from alerting.api.limits import json_error
-from alerting.api.rules import success
+from alerting.api.responses import json_error, success
 from alerting.channels.slack import ACKNOWLEDGE_ACTION, SILENCE_ACTION, SILENCE_SECONDS
 from alerting.config import CallbacksConfig, PagerdutyCallbackConfig, SlackCallbackConfig
 from alerting.incidents import IncidentError, Incidents

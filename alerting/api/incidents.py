@@ -18,8 +18,8 @@ from aiohttp import web
 from alerting.api import auth
 from alerting.api.alert_input import InputError, decode_json
 from alerting.api.jsonfmt import rfc3339
-from alerting.api.limits import json_error
-from alerting.api.rules import MANAGER, success
+from alerting.api.responses import json_error, success
+from alerting.api.rules import MANAGER
 from alerting.durations import parse_duration
 from alerting.incidents import GroupView, IncidentError, Incidents
 from alerting.notify.acks import Ack

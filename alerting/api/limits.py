@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 
 from aiohttp import hdrs, web
+
+from alerting.api.responses import json_error
 
 log = logging.getLogger(__name__)
 
@@ -22,14 +24,6 @@ _ERROR_TYPES = {
     405: "method_not_allowed",
     413: "too_large",
 }
-
-
-def json_error(
-    status: int, error_type: str, message: str, headers: Mapping[str, str] | None = None
-) -> web.Response:
-    """Prometheus's error shape, which our own API uses for every failure."""
-    body = {"status": "error", "errorType": error_type, "error": message}
-    return web.json_response(body, status=status, headers=headers)
 
 
 @web.middleware

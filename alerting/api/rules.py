@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from alerting.api.jsonfmt import rfc3339, sample_value
+from alerting.api.responses import json_error, success
 from alerting.model import AlertState, RuleAlert
 from alerting.rules.alerting_rule import AlertingRule
 from alerting.rules.group import RuleGroup, RuleStatus
@@ -19,19 +20,10 @@ MANAGER = web.AppKey("manager", RuleManager)
 async def get_rules(request: web.Request) -> web.Response:
     kind = request.query.get("type", "")
     if kind not in ("", "alert", "record"):
-        return error(400, "bad_data", 'unsupported type, use "alert" or "record"')
+        return json_error(400, "bad_data", 'unsupported type, use "alert" or "record"')
     manager = request.app[MANAGER]
     groups = [_group_json(g, kind) for g in manager.groups.values()]
     return success({"groups": groups})
-
-
-def success(data: Any) -> web.Response:
-    return web.json_response({"status": "success", "data": data})
-
-
-def error(status: int, error_type: str, message: str) -> web.Response:
-    body = {"status": "error", "errorType": error_type, "error": message}
-    return web.json_response(body, status=status)
 
 
 def _group_json(group: RuleGroup, kind: str) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from alerting.api.alert_input import InputError, decode_json, parse_alerts
 from alerting.api.alertmanager import NOTIFIER
-from alerting.api.rules import error, success
+from alerting.api.responses import json_error, success
 from alerting.notifier import NotNotifying
 from alerting.store import StoreError
 
@@ -34,24 +34,24 @@ async def post_alertmanager(request: web.Request) -> web.Response:
     try:
         payload = decode_json(await request.read())
     except InputError as err:
-        return error(400, "bad_data", str(err))
+        return json_error(400, "bad_data", str(err))
     if type(payload) is not dict:
-        return error(400, "bad_data", "payload: expected an object")
+        return json_error(400, "bad_data", "payload: expected an object")
     version = payload.get("version")
     if version is not None and version != PAYLOAD_VERSION:
-        return error(400, "bad_data", f"version: {version!r} is not {PAYLOAD_VERSION!r}")
+        return json_error(400, "bad_data", f"version: {version!r} is not {PAYLOAD_VERSION!r}")
     items = payload.get("alerts")
     if type(items) is not list:
-        return error(400, "bad_data", "alerts: expected an array")
+        return json_error(400, "bad_data", "alerts: expected an array")
     parsed = parse_alerts(items, "alerts")
     if parsed.alerts:
         try:
             await request.app[NOTIFIER].push(parsed.alerts)
         except NotNotifying as err:
-            return error(503, "unavailable", str(err))
+            return json_error(503, "unavailable", str(err))
         except (StoreError, sqlite3.Error) as err:
             log.error("forwarded alerts not stored", extra={"error": str(err)})
-            return error(500, "internal", f"failed to store alerts: {err}")
+            return json_error(500, "internal", f"failed to store alerts: {err}")
     if parsed.problems:
-        return error(400, "bad_data", "; ".join(parsed.problems))
+        return json_error(400, "bad_data", "; ".join(parsed.problems))
     return success({"accepted": len(parsed.alerts)})

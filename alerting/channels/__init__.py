@@ -6,12 +6,14 @@ turns one notification into one delivery attempt and says whether a failure is w
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 import aiohttp
 
+from alerting.httpclient import CredentialsError
 from alerting.model import Alert
 from alerting.template.alertmanager import (
     Escalation,
@@ -96,3 +98,18 @@ class ChannelContext:
     # The daemon takes Slack's interactivity requests (server.callbacks.slack is set), so bot
     # messages may carry buttons and show who acknowledged them.
     interactive: bool = False
+
+
+@contextmanager
+def posting(where: str) -> Iterator[None]:
+    """Failures of the HTTP transport in the block (an unreadable credentials file, a timeout,
+    a refused connection) as retryable DeliveryErrors that begin with `where`."""
+    try:
+        yield
+    except CredentialsError as exc:
+        raise DeliveryError(f"{where}: {exc}", retryable=True) from None
+    except TimeoutError:  # aiohttp's timeouts are TimeoutErrors, some also ClientErrors
+        raise DeliveryError(f"{where}: timeout", retryable=True) from None
+    except aiohttp.ClientError as exc:
+        reason = str(exc) or type(exc).__name__
+        raise DeliveryError(f"{where}: {reason}", retryable=True) from None

@@ -28,11 +28,17 @@ from pydantic import (
     model_validator,
 )
 
-from alerting.channels import ChannelContext, DeliveryError, Notification, template_data
+from alerting.channels import (
+    ChannelContext,
+    DeliveryError,
+    Notification,
+    posting,
+    template_data,
+)
 from alerting.channels.webhook import USER_AGENT, check_http_url
 from alerting.configbase import HTTPClientConfig, Model, relative_to_config
 from alerting.gojson import go_json
-from alerting.httpclient import CredentialsError, HTTPSettings, http_settings, post_failure
+from alerting.httpclient import HTTPSettings, http_settings, post_failure
 from alerting.template.alertmanager import (
     NotificationData,
     NotificationTemplates,
@@ -471,22 +477,12 @@ class PagerdutyChannel:
 
     async def _post(self, body: bytes, routing_key: str) -> None:
         headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
-        try:
+        # As Alertmanager wraps Go's url.Error.
+        with posting(f"failed to post message to PagerDuty: {post_failure(self._url)}"):
             kwargs = self._http.request_kwargs(self._url, headers)
             async with self._session.post(self._url, data=body, **kwargs) as response:
                 content = await _read_bounded(response)
                 _check(response, content, routing_key)
-        except CredentialsError as exc:
-            raise DeliveryError(f"{self._where()}: {exc}", retryable=True) from None
-        except TimeoutError:  # aiohttp's timeouts are TimeoutErrors, some also ClientErrors
-            raise DeliveryError(f"{self._where()}: timeout", retryable=True) from None
-        except aiohttp.ClientError as exc:
-            reason = str(exc) or type(exc).__name__
-            raise DeliveryError(f"{self._where()}: {reason}", retryable=True) from None
-
-    def _where(self) -> str:
-        # As Alertmanager wraps Go's url.Error.
-        return f"failed to post message to PagerDuty: {post_failure(self._url)}"
 
 
 async def _read_bounded(response: aiohttp.ClientResponse) -> bytes:

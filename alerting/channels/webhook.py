@@ -14,10 +14,10 @@ import aiohttp
 from pydantic import Field, StrictBool, field_validator, model_validator
 
 from alerting import __version__
-from alerting.channels import ChannelContext, DeliveryError, Notification
+from alerting.channels import ChannelContext, DeliveryError, Notification, posting
 from alerting.configbase import HTTPClientConfig, Model
 from alerting.gojson import go_json, string, string_map
-from alerting.httpclient import CredentialsError, HTTPSettings, http_settings, post_failure
+from alerting.httpclient import HTTPSettings, http_settings, post_failure
 from alerting.labels import go_quote
 from alerting.model import Alert
 from alerting.template.alertmanager import alert_status, quote_meta
@@ -306,15 +306,8 @@ class WebhookChannel:
             "User-Agent": USER_AGENT,
             "Idempotency-Key": idempotency_key(notification),
         }
-        try:
+        with posting(post_failure(self._url)):
             await self._post(body, headers)
-        except CredentialsError as exc:
-            raise DeliveryError(f"{self._where()}: {exc}", retryable=True) from None
-        except TimeoutError:  # aiohttp's timeouts are TimeoutErrors, some also ClientErrors
-            raise DeliveryError(f"{self._where()}: timeout", retryable=True) from None
-        except aiohttp.ClientError as exc:
-            reason = str(exc) or type(exc).__name__
-            raise DeliveryError(f"{self._where()}: {reason}", retryable=True) from None
 
     async def close(self) -> None:
         """Nothing to release: the pooled session belongs to whoever created it."""
@@ -330,9 +323,6 @@ class WebhookChannel:
                 message += f": {excerpt}"
             # Alertmanager retries a webhook's 5xx only; 429 and other 4xx are final.
             raise DeliveryError(message, retryable=response.status >= 500)
-
-    def _where(self) -> str:
-        return post_failure(self._url)
 
 
 async def _excerpt(response: aiohttp.ClientResponse) -> str:

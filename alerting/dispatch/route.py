@@ -18,6 +18,9 @@ from pydantic import (
 from alerting.configbase import Duration, Model
 from alerting.labels import LABEL_NAME_RE, Labels, Matcher, MatchType, matches_all, parse_matchers
 
+# Go's strconv.Quote (%q), which group keys and Alertmanager's messages print values with.
+from alerting.template.gofmt import quote
+
 __all__ = [
     "DEFAULT_GROUP_INTERVAL",
     "DEFAULT_GROUP_WAIT",
@@ -55,39 +58,6 @@ def _scalar_text(value: Any) -> Any:
     if isinstance(value, int | float):
         return str(value)
     return value
-
-
-_GO_ESCAPES = {
-    "\a": "\\a",
-    "\b": "\\b",
-    "\f": "\\f",
-    "\n": "\\n",
-    "\r": "\\r",
-    "\t": "\\t",
-    "\v": "\\v",
-    "\\": "\\\\",
-    '"': '\\"',
-}
-
-
-def quote(text: str) -> str:
-    """Go's strconv.Quote (%q), which group keys and Alertmanager's messages print values with."""
-    return '"' + "".join(map(_quote_char, text)) + '"'
-
-
-def _quote_char(ch: str) -> str:
-    if ch in _GO_ESCAPES:
-        return _GO_ESCAPES[ch]
-    code = ord(ch)
-    if 0xD800 <= code <= 0xDFFF:
-        return "\\ufffd"  # a lone surrogate; Go only ever holds U+FFFD in its place
-    # Python's isprintable and Go's unicode.IsPrint draw the same line: letters, marks, numbers,
-    # punctuation, symbols and the ASCII space.
-    if ch.isprintable():
-        return ch
-    if code < 0x20 or code == 0x7F:
-        return f"\\x{code:02x}"
-    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def _match_label_name(name: str) -> str:

@@ -132,8 +132,9 @@ async def echo_caller(request: web.Request) -> web.Response:
 
 @asynccontextmanager
 async def stand_in_api(auth_config: AuthConfig | None) -> AsyncIterator[str]:
-    """The production middlewares before stand-in handlers for every path class, as the API's
-    write handlers are being built alongside; the daemon's own routes are tested below."""
+    """The production middlewares before handlers that echo who called, one per path class, so
+    every role meets every class without the handlers' own effects; the daemon's own routes are
+    tested below."""
     app = web.Application(middlewares=[limits.errors_as_json, auth.middleware(lambda: auth_config)])
     for method, route, _, _ in PATH_CLASSES:
         app.router.add_route(method, route, echo_caller)
@@ -533,8 +534,9 @@ class AlertingPrometheus(PrometheusServer):
 
 @pytest.mark.skipif(shutil.which("prometheus") is None, reason="prometheus is not installed")
 async def test_prometheus_alerting_authorization_is_accepted(tmp_path: Path) -> None:
-    """Real Prometheus's notifier, with the production middlewares in front of a stand-in for
-    `POST /api/v2/alerts` (its handler is built alongside)."""
+    """Real Prometheus's notifier, with the production middlewares in front of a handler that
+    records who pushed (tests/api/test_prometheus_push.py has Prometheus push to the daemon's
+    own handler)."""
     auth_config = load_config(write_config(tmp_path, {"auth": AUTH})).server.auth
     received: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
 

@@ -21,7 +21,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-import yaml
 from pydantic import ValidationError
 
 from alerting.channels import ChannelContext, DeliveryError, Notification
@@ -48,6 +47,7 @@ from alerting.template.alertmanager import (
     notification_data,
 )
 from tests.channels.smtp_peer import SMTPPeer, server_tls, start_smtp_peer
+from tests.channels.support import MemoryState, amtool_check
 from tests.channels.test_httpclient import PKI, make_pki
 from tests.peers.alertmanager import AlertmanagerServer
 from tests.peers.ports import free_port
@@ -89,22 +89,7 @@ SPEC_CASES: list[tuple[dict[str, Any], dict[str, Any], bool]] = [
 
 
 def amtool_verdict(entry: dict[str, Any], global_: dict[str, Any], directory: Path) -> str | None:
-    """None if amtool accepts a config with this email entry, else its message."""
-    document = {
-        "global": global_,
-        "route": {"receiver": "r"},
-        "receivers": [{"name": "r", "email_configs": [entry]}],
-    }
-    path = directory / "alertmanager.yml"
-    path.write_text(yaml.safe_dump(document, allow_unicode=True))
-    done = subprocess.run(
-        ["amtool", "check-config", str(path)], capture_output=True, text=True, check=False
-    )
-    if done.returncode == 0:
-        return None
-    match = re.search(r"FAILED: (.*)", done.stdout + done.stderr)
-    assert match, done.stdout + done.stderr
-    return match.group(1)
+    return amtool_check("email_configs", entry, directory, global_)
 
 
 def our_verdict(entry: dict[str, Any], global_: dict[str, Any]) -> str | None:
@@ -687,20 +672,6 @@ async def test_refused_recipient_is_retried_like_alertmanager(
 
 
 # ---------------------------------------------------------------- the factory and the pipeline
-
-
-class MemoryState:
-    def __init__(self) -> None:
-        self.values: dict[str, str] = {}
-
-    async def get(self, key: str) -> str | None:
-        return self.values.get(key)
-
-    async def put(self, key: str, value: str | None) -> None:
-        if value is None:
-            self.values.pop(key, None)
-        else:
-            self.values[key] = value
 
 
 async def test_factory_and_send_resolved(templates: NotificationTemplates, smtp: SMTPPeer) -> None:

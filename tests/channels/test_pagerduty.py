@@ -7,7 +7,6 @@ import asyncio
 import json
 import re
 import shutil
-import subprocess
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
@@ -16,7 +15,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-import yaml
 from pydantic import ValidationError
 
 from alerting.channels import ChannelContext, DeliveryError, Notification
@@ -39,6 +37,7 @@ from alerting.httpclient import new_session
 from alerting.model import Alert
 from alerting.notify.retry import DeliveryFailed, deliver
 from alerting.template.alertmanager import load_templates, notification_data
+from tests.channels.support import MemoryState, amtool_check
 from tests.peers.alertmanager import AlertmanagerServer
 from tests.peers.pagerduty import (
     PagerdutyFake,
@@ -84,21 +83,7 @@ SPEC_CASES: list[tuple[dict[str, Any], bool]] = [
 
 
 def amtool_verdict(entry: dict[str, Any], directory: Path) -> str | None:
-    """None if amtool accepts a config with this pagerduty entry, else its message."""
-    path = directory / "alertmanager.yml"
-    document = {
-        "route": {"receiver": "r"},
-        "receivers": [{"name": "r", "pagerduty_configs": [entry]}],
-    }
-    path.write_text(yaml.safe_dump(document, allow_unicode=True))
-    done = subprocess.run(
-        ["amtool", "check-config", str(path)], capture_output=True, text=True, check=False
-    )
-    if done.returncode == 0:
-        return None
-    match = re.search(r"FAILED: (.*)", done.stdout + done.stderr)
-    assert match, done.stdout + done.stderr
-    return match.group(1)
+    return amtool_check("pagerduty_configs", entry, directory)
 
 
 def our_verdict(entry: dict[str, Any]) -> str | None:
@@ -219,22 +204,6 @@ RESOLVED_DETAILS = (
     "Labels:\n - alertname = Disk\n - instance = b\n - team = ops\n"
     "Annotations:\n - summary = disk full\nSource: \n"
 )
-
-
-class MemoryState:
-    """alerting.channels.ChannelState in a dict."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, str] = {}
-
-    async def get(self, key: str) -> str | None:
-        return self.values.get(key)
-
-    async def put(self, key: str, value: str | None) -> None:
-        if value is None:
-            self.values.pop(key, None)
-        else:
-            self.values[key] = value
 
 
 @pytest.fixture

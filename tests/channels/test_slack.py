@@ -6,9 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import shutil
-import subprocess
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -17,7 +15,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-import yaml
 from pydantic import ValidationError
 
 from alerting.channels import ChannelContext, ChannelState, DeliveryError, Notification
@@ -35,6 +32,7 @@ from alerting.model import Alert
 from alerting.notify.retry import deliver
 from alerting.store.sqlite_notifications import SqliteNotificationStore
 from alerting.template.alertmanager import load_templates, notification_data
+from tests.channels.support import MemoryState, amtool_check
 from tests.peers.alertmanager import AlertmanagerServer
 from tests.peers.ports import free_port
 from tests.peers.slack import WEBHOOK_PATH, FakeSlack, Reply, fake_slack, ok_false
@@ -77,18 +75,7 @@ SPEC_CASES: list[tuple[dict[str, Any], bool]] = [
 
 
 def amtool_verdict(entry: dict[str, Any], directory: Path) -> str | None:
-    """None if amtool accepts a config with this Slack entry, else its message."""
-    path = directory / "alertmanager.yml"
-    document = {"route": {"receiver": "r"}, "receivers": [{"name": "r", "slack_configs": [entry]}]}
-    path.write_text(yaml.safe_dump(document, allow_unicode=True))
-    done = subprocess.run(
-        ["amtool", "check-config", str(path)], capture_output=True, text=True, check=False
-    )
-    if done.returncode == 0:
-        return None
-    match = re.search(r"FAILED: (.*)", done.stdout + done.stderr)
-    assert match, done.stdout + done.stderr
-    return match.group(1)
+    return amtool_check("slack_configs", entry, directory)
 
 
 def our_verdict(entry: dict[str, Any]) -> str | None:
@@ -157,20 +144,6 @@ def test_problems_pass_with_a_global_url() -> None:
 
 
 # ---------------------------------------------------------------- helpers
-
-
-class MemoryState:
-    def __init__(self) -> None:
-        self.values: dict[str, str] = {}
-
-    async def get(self, key: str) -> str | None:
-        return self.values.get(key)
-
-    async def put(self, key: str, value: str | None) -> None:
-        if value is None:
-            self.values.pop(key, None)
-        else:
-            self.values[key] = value
 
 
 class StoreState:

@@ -7,7 +7,6 @@ import asyncio
 import json
 import re
 import shutil
-import subprocess
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
@@ -16,7 +15,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-import yaml
 from aiohttp import web
 from pydantic import ValidationError
 
@@ -34,6 +32,7 @@ from alerting.configbase import HTTPClientConfig
 from alerting.httpclient import http_settings, new_session
 from alerting.model import Alert
 from alerting.template.alertmanager import load_templates
+from tests.channels.support import amtool_check
 from tests.channels.test_httpclient import (
     PKI,
     Receiver,
@@ -81,21 +80,7 @@ SPEC_CASES: list[tuple[dict[str, Any], bool]] = [
 
 
 def amtool_verdict(entry: dict[str, Any], directory: Path) -> str | None:
-    """None if amtool accepts a config with this webhook entry, else its message."""
-    path = directory / "alertmanager.yml"
-    document = {
-        "route": {"receiver": "r"},
-        "receivers": [{"name": "r", "webhook_configs": [entry]}],
-    }
-    path.write_text(yaml.safe_dump(document, allow_unicode=True))
-    done = subprocess.run(
-        ["amtool", "check-config", str(path)], capture_output=True, text=True, check=False
-    )
-    if done.returncode == 0:
-        return None
-    match = re.search(r"FAILED: (.*)", done.stdout + done.stderr)
-    assert match, done.stdout + done.stderr
-    return match.group(1)
+    return amtool_check("webhook_configs", entry, directory)
 
 
 def our_verdict(entry: dict[str, Any]) -> str | None:
