@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TypeVar
 
 from alerting.labels import fingerprint_hex
 
@@ -63,6 +65,9 @@ class Alert:
     updated_at: float = 0.0
     # Sources that already know it (the evaluator) pass it in; otherwise computed once.
     cached_fingerprint: str = field(default="", repr=False, compare=False)
+    # What encoders made of this version, by encoder; see `encoded`. Not an __init__ argument,
+    # so that dataclasses.replace, which makes another version, does not carry it over.
+    encodings: dict[str, object] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def fingerprint(self) -> str:
@@ -72,3 +77,30 @@ class Alert:
 
     def resolved_at(self, now: float) -> bool:
         return 0.0 < self.ends_at <= now
+
+
+T = TypeVar("T")
+
+
+def encoded(
+    alerts: Sequence[Alert], encoder: str, encode: Callable[[Alert], T], keep: bool
+) -> list[T]:
+    """`[encode(a) for a in alerts]`, reusing what `encoder` kept of an alert before; with
+    `keep`, keeping what it makes now.
+
+    A group flushes every group_interval with all its alerts, mostly the same ones as last time:
+    re-encoding each of them at every flush was most of what a large group cost. Alerts are
+    never changed once made (a new time is a new Alert), so what is kept stays true. Only
+    encoders whose output depends on the alert alone may keep it, and never as None.
+    """
+    found = [m.get(encoder) if (m := a.encodings) is not None else None for a in alerts]
+    if None in found:
+        for i, value in enumerate(found):
+            if value is None:
+                alert = alerts[i]
+                found[i] = value = encode(alert)
+                if keep:
+                    if alert.encodings is None:
+                        alert.encodings = {}
+                    alert.encodings[encoder] = value
+    return found  # type: ignore[return-value]  # no None left: each is a T

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 import aiohttp
@@ -50,6 +50,9 @@ class Notification:
     now: float  # the flush time: an alert is resolved when 0 < ends_at <= now
     external_url: str
     escalation: Escalation | None = None  # set when the group's route has a policy
+    # Set when the group was notified before, so its alerts will likely be sent again at its next
+    # flush: encoders then keep their encoding of each alert (alerting.model.encoded).
+    keep_encodings: bool = field(default=False, compare=False)
 
 
 def template_data(notification: Notification) -> NotificationData:

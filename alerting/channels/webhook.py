@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -19,8 +20,8 @@ from alerting.configbase import HTTPClientConfig, Model
 from alerting.gojson import go_json, string, string_map
 from alerting.httpclient import HTTPSettings, http_settings, post_failure
 from alerting.labels import go_quote
-from alerting.model import Alert
-from alerting.template.alertmanager import alert_status, quote_meta
+from alerting.model import Alert, encoded
+from alerting.template.alertmanager import quote_meta
 from alerting.template.gotime import GoTime
 
 # Alertmanager 0.25 sends "Alertmanager/0.25.0". Receivers that look for that prefix keep
@@ -176,36 +177,48 @@ def webhook_payload(notification: Notification, max_alerts: int = 0) -> bytes:
     """
     alerts = list(notification.alerts)
     kept = alerts[:max_alerts] if max_alerts else alerts
-    statuses = [alert_status(a, notification.now) for a in kept]
-    resolved = bool(statuses) and "firing" not in statuses
+    now = notification.now
+    resolved = [0.0 < a.ends_at <= now for a in kept]  # Alert.resolved_at, without the calls
     # Dicts keep insertion order, so structs come out in Go's field order; maps are sorted.
     before_alerts = {
         "receiver": quote_meta(notification.receiver),  # as Alertmanager shows it
-        "status": "resolved" if resolved else "firing",
+        "status": "resolved" if kept and all(resolved) else "firing",
     }
     after_alerts = {
         "groupLabels": _sorted(notification.group_labels),
-        "commonLabels": _sorted(_common(a.labels for a in kept)),
-        "commonAnnotations": _sorted(_common(a.annotations for a in kept)),
+        "commonLabels": _sorted(_common([a.labels for a in kept])),
+        "commonAnnotations": _sorted(_common([a.annotations for a in kept])),
         "externalURL": notification.external_url,
         "version": PAYLOAD_VERSION,
         "groupKey": notification.group_key,
         "truncatedAlerts": len(alerts) - len(kept),
     }
-    text = "".join(
-        (
-            go_json(before_alerts)[:-1],  # without its "}"
-            ',"alerts":[',
-            ",".join(map(_alert_json, kept, statuses)),
-            "],",
-            go_json(after_alerts)[1:],  # without its "{"
-            "\n",  # json.Encoder ends every value with a newline; Alertmanager encodes with one
-        )
-    )
-    return text.encode("utf-8")
+    head = go_json(before_alerts)[:-1] + ',"alerts":['  # the struct without its "}"
+    # json.Encoder ends every value with a newline; Alertmanager encodes with one.
+    tail = "]," + go_json(after_alerts)[1:] + "\n"  # the struct without its "{"
+    parts = _alerts_json(kept, resolved, notification.keep_encodings)
+    # The message may be megabytes: made by one join, with head and tail on the end parts,
+    # rather than joined and then copied again to add them.
+    if not parts:
+        return (head + tail).encode()
+    parts[0] = head.encode() + parts[0]
+    parts[-1] += tail.encode()
+    return b",".join(parts)
 
 
-def _alert_json(alert: Alert, status: str) -> str:
+def _alerts_json(alerts: list[Alert], resolved: list[bool], keep: bool) -> list[bytes]:
+    """Each alert's JSON, in order. Firing and resolved alerts are encoded apart (their JSON
+    differs), and a large group is mostly firing: the all-firing case needs no reordering."""
+    if not any(resolved):
+        return encoded(alerts, "webhook/firing", _firing_json, keep)
+    firing = [a for a, done in zip(alerts, resolved, strict=True) if not done]
+    ended = [a for a, done in zip(alerts, resolved, strict=True) if done]
+    firing_json = iter(encoded(firing, "webhook/firing", _firing_json, keep))
+    ended_json = iter(encoded(ended, "webhook/resolved", _resolved_json, keep))
+    return [next(ended_json) if done else next(firing_json) for done in resolved]
+
+
+def _alert_json(alert: Alert, status: str) -> bytes:
     """One alert of the message (template.Alert), encoded as Go encodes its struct."""
     # Alertmanager hides an end time not yet reached: firing alerts show the zero time.
     ends_at = _timestamp(alert.ends_at if status == "resolved" else 0.0)
@@ -215,7 +228,11 @@ def _alert_json(alert: Alert, status: str) -> str:
         f',"startsAt":"{_timestamp(alert.starts_at)}","endsAt":"{ends_at}"'
         f',"generatorURL":{string(alert.generator_url)}'
         f',"fingerprint":"{alert.fingerprint}"}}'
-    )
+    ).encode()
+
+
+_firing_json = functools.partial(_alert_json, status="firing")
+_resolved_json = functools.partial(_alert_json, status="resolved")
 
 
 def _sorted(values: Mapping[str, str]) -> dict[str, str]:
@@ -223,17 +240,17 @@ def _sorted(values: Mapping[str, str]) -> dict[str, str]:
     return dict(sorted(values.items()))
 
 
-def _common(maps: Iterable[Mapping[str, str]]) -> dict[str, str]:
+def _common(maps: list[dict[str, str]]) -> dict[str, str]:
     """The pairs all `maps` have (Alertmanager's common labels and annotations); none of none."""
-    found = iter(maps)
-    common = dict(next(found, {}))
-    for other in found:
-        if not common:
-            break
-        # Mostly true after the first few alerts; the check runs in C, a rebuild would not.
-        if not common.items() <= other.items():
-            common = {name: value for name, value in common.items() if other.get(name) == value}
-    return common
+    if not maps:
+        return {}
+    # Name by name, each map's value gathered and counted in C: a large group is scanned at
+    # every flush, and a Python step per map (or a set compare per map) cost milliseconds.
+    return {
+        name: value
+        for name, value in maps[0].items()
+        if list(map(dict.get, maps, itertools.repeat(name))).count(value) == len(maps)
+    }
 
 
 @functools.lru_cache(maxsize=4096)  # alerts of one burst share their times
@@ -263,10 +280,11 @@ def idempotency_key(notification: Notification) -> str:
     Retries and the replay after a crash resend the same flush, so they carry the same key; a
     repeat after repeat_interval is a new flush with the same alerts, and must not be dropped.
     """
-    firing: list[str] = []
-    resolved: list[str] = []
-    for alert in notification.alerts:
-        (resolved if alert.resolved_at(notification.now) else firing).append(alert.fingerprint)
+    now = notification.now
+    alerts = notification.alerts
+    # Alert.resolved_at written out: this runs over every alert of a group at every flush.
+    firing = [a.fingerprint for a in alerts if not 0.0 < a.ends_at <= now]
+    resolved = [a.fingerprint for a in alerts if 0.0 < a.ends_at <= now]
     identity = [
         notification.receiver,
         notification.group_key,

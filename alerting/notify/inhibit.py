@@ -145,6 +145,10 @@ class Inhibitor:
             for spec in specs
         ]
 
+    def __len__(self) -> int:
+        """The number of rules: with none, nothing is ever muted."""
+        return len(self._rules)
+
     def observe(self, alert: Alert) -> None:
         """Record a new or updated alert; a later update of a fingerprint replaces the earlier."""
         for rule in self._rules:

@@ -8,14 +8,16 @@ from dataclasses import astuple, dataclass
 from typing import Any, NoReturn
 
 from alerting.channels import Notification
-from alerting.model import Alert
+from alerting.model import Alert, encoded
 from alerting.template.alertmanager import Escalation
 
 # Pickle of plain tuples, dicts, strings and floats: encoding a group of 5,000 alerts this way
 # takes a fifth of the time json.dumps of dicts took, and a third of the bytes. Decoding allows
 # no classes or functions at all, so a row cannot make us run anything.
 _PROTOCOL = 5
-_FORMAT = 1  # the first element of every row; a later layout gets a new number
+# The first element of every row. Format 2 lets an alert be the bytes of its own pickle, made
+# once per alert version and reused by later flushes; rows of format 1 are still read.
+_FORMAT = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,18 +31,11 @@ class OutboxItem:
 
 
 def encode_notification(notification: Notification) -> bytes:
-    alerts = [
-        (
-            a.labels,
-            a.annotations,
-            a.starts_at,
-            a.ends_at,
-            a.generator_url,
-            a.updated_at,
-            a.fingerprint,
-        )
-        for a in notification.alerts
-    ]
+    alerts: list[object]
+    if notification.keep_encodings:
+        alerts = encoded(notification.alerts, "outbox", _pickled, keep=True)
+    else:  # encoded once: tuples pickle faster than each alert pickled on its own
+        alerts = [_fields(a) for a in notification.alerts]
     row = (
         _FORMAT,
         notification.receiver,
@@ -54,20 +49,40 @@ def encode_notification(notification: Notification) -> bytes:
     return pickle.dumps(row, protocol=_PROTOCOL)
 
 
+def _fields(a: Alert) -> tuple[object, ...]:
+    return (
+        a.labels,
+        a.annotations,
+        a.starts_at,
+        a.ends_at,
+        a.generator_url,
+        a.updated_at,
+        a.fingerprint,
+    )
+
+
+def _pickled(a: Alert) -> bytes:
+    return pickle.dumps(_fields(a), protocol=_PROTOCOL)
+
+
 def decode_notification(data: bytes) -> Notification:
-    row = _PlainUnpickler(io.BytesIO(data)).load()
+    row = _load(data)
     version, receiver, group_key, group_labels, alerts, now, external_url, escalation = row
-    if version != _FORMAT:
+    if version not in (1, _FORMAT):
         raise ValueError(f"outbox row of unknown format {version!r}")
     return Notification(
         receiver=receiver,
         group_key=group_key,
         group_labels=group_labels,
-        alerts=[Alert(*fields) for fields in alerts],
+        alerts=[Alert(*(_load(a) if isinstance(a, bytes) else a)) for a in alerts],
         now=now,
         external_url=external_url,
         escalation=Escalation(*escalation) if escalation else None,
     )
+
+
+def _load(data: bytes) -> Any:
+    return _PlainUnpickler(io.BytesIO(data)).load()
 
 
 class _PlainUnpickler(pickle.Unpickler):

@@ -173,7 +173,10 @@ class Pipeline:
     def _unmuted(self, flush: Flush) -> list[Alert]:
         now = flush.now
         stages = self.stages
-        alerts = [a for a in flush.alerts if stages.inhibitor.mutes(a.labels, now) is None]
+        if len(stages.inhibitor):
+            alerts = [a for a in flush.alerts if stages.inhibitor.mutes(a.labels, now) is None]
+        else:
+            alerts = list(flush.alerts)
         if not alerts:
             return []
         if not stages.time_intervals.active(flush.active_time_intervals, now):
@@ -216,6 +219,7 @@ class Pipeline:
                 now=flush.now,
                 external_url=self.stages.external_url,
                 escalation=told.escalation,
+                keep_encodings=entry is not None,
             )
             return await self._send(integration, notification, flush.deadline, (firing, resolved))
 
@@ -267,7 +271,8 @@ class Pipeline:
     async def _notified(
         self, integration: Integration, notification: Notification, error: str
     ) -> None:
-        firing = sum(1 for a in notification.alerts if not a.resolved_at(notification.now))
+        now = notification.now
+        firing = len([a for a in notification.alerts if not 0.0 < a.ends_at <= now])
         detail = {
             "receiver": integration.receiver,
             "integration": integration.name,
@@ -334,8 +339,9 @@ def _firing(alerts: Sequence[Alert], now: float) -> list[Alert]:
 
 
 def _sets(alerts: Sequence[Alert], now: float) -> tuple[frozenset[str], frozenset[str]]:
-    # Through a set: a frozenset made from one is sized for its length; made from a generator,
+    # Alert.resolved_at written out: this runs over every alert of a group at every flush.
+    # Through a list: a frozenset made from one is sized for its length; made from a generator,
     # it keeps the room it grew into (twice as much), for as long as the log keeps the entry.
-    firing = {a.fingerprint for a in alerts if not a.resolved_at(now)}
-    resolved = {a.fingerprint for a in alerts if a.resolved_at(now)}
+    firing = [a.fingerprint for a in alerts if not 0.0 < a.ends_at <= now]
+    resolved = [a.fingerprint for a in alerts if 0.0 < a.ends_at <= now]
     return frozenset(firing), frozenset(resolved)

@@ -9,6 +9,7 @@ import re
 import shutil
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -320,6 +321,20 @@ def test_resolved_is_judged_at_notification_time() -> None:
     document = json.loads(webhook_payload(notification([RESOLVED], now=1_699_999_999.0)))
     assert document["status"] == "resolved"
     assert document["alerts"][0]["endsAt"] == "2023-11-14T22:13:19Z"
+
+
+def test_encodings_kept_from_flush_to_flush_change_nothing_sent() -> None:
+    """A group's alerts are encoded once and reused; the message must not show it, also when
+    one of them resolves between flushes and when a new one joins in the middle."""
+    alerts = [replace(FIRING), replace(RESOLVED)]  # copies: nothing kept on them yet
+    for now in (1_699_999_998.0, 1_699_999_999.0):  # all firing, then one resolved
+        for group in (alerts, [alerts[0], replace(FIRING_2), alerts[1]]):
+            kept = replace(notification(group, now=now), keep_encodings=True)
+            assert webhook_payload(kept) == webhook_payload(
+                notification(list(map(replace, group)), now=now)
+            )
+    assert alerts[1].encodings is not None
+    assert set(alerts[1].encodings) == {"webhook/firing", "webhook/resolved"}
 
 
 def test_idempotency_key() -> None:

@@ -39,5 +39,36 @@ def test_rows_naming_anything_but_plain_data_are_refused(row: tuple[object, ...]
 
 
 def test_an_unknown_layout_is_refused() -> None:
-    with pytest.raises(ValueError, match="unknown format 2"):
-        decode_notification(pickle.dumps((2, "r", "k", {}, [], 0.0, "", None)))
+    with pytest.raises(ValueError, match="unknown format 3"):
+        decode_notification(pickle.dumps((3, "r", "k", {}, [], 0.0, "", None)))
+
+
+def test_alerts_kept_encoded_for_the_next_flush_come_back_whole() -> None:
+    alerts = [
+        Alert({"alertname": "Disk", "instance": "a"}, {"summary": "full"}, 10.5, 0.0, "g", 11.0),
+        Alert({"alertname": "Disk", "instance": "b"}, {}, 9.0, 12.0, "", 12.0),
+    ]
+    first = Notification("hook", "k", {}, alerts, 12.5, "x", keep_encodings=True)
+    row = encode_notification(first)
+    assert all(a.encodings and "outbox" in a.encodings for a in alerts)
+    # The next flush reuses what the first kept, and a new alert joins them.
+    joined = Alert({"alertname": "Disk", "instance": "c"}, {}, 12.0, 0.0, "", 13.0)
+    second = replace(first, alerts=[*alerts, joined], now=13.5)
+    assert decode_notification(row) == first
+    assert decode_notification(encode_notification(second)) == second
+
+
+def test_a_row_of_an_earlier_release_still_decodes() -> None:
+    """Format 1, as the release before kept alerts encoded wrote it: met after an upgrade."""
+    alert = ({"alertname": "Disk"}, {"summary": "s"}, 10.5, 0.0, "g", 11.0, "0123456789abcdef")
+    row = pickle.dumps((1, "hook", "k", {"alertname": "Disk"}, [alert], 12.5, "x", None), 5)
+    back = decode_notification(row)
+    assert back.alerts == [Alert(*alert[:6])]
+    assert back.alerts[0].fingerprint == "0123456789abcdef"
+    assert (back.receiver, back.now, back.escalation) == ("hook", 12.5, None)
+
+
+def test_an_alert_naming_anything_but_plain_data_is_refused() -> None:
+    inner = pickle.dumps((dict, {}, 0.0, 0.0, "", 0.0, ""))
+    with pytest.raises(pickle.UnpicklingError, match="plain data only"):
+        decode_notification(pickle.dumps((2, "r", "k", {}, [inner], 0.0, "", None)))
