@@ -246,10 +246,13 @@ def _common(maps: list[dict[str, str]]) -> dict[str, str]:
         return {}
     # Name by name, each map's value gathered and counted in C: a large group is scanned at
     # every flush, and a Python step per map (or a set compare per map) cost milliseconds.
+    # Most names that are not common differ already in the last map, which is looked at first.
+    last = maps[-1]
     return {
         name: value
         for name, value in maps[0].items()
-        if list(map(dict.get, maps, itertools.repeat(name))).count(value) == len(maps)
+        if last.get(name) == value
+        and list(map(dict.get, maps, itertools.repeat(name))).count(value) == len(maps)
     }
 
 

@@ -1,9 +1,17 @@
-"""Notifications in flight, written down before sending so a crash mid-send re-sends them at start."""
+"""Notifications in flight, written down before sending so a crash mid-send re-sends them at start.
+
+A notification is stored as a head (who it goes to, the flush, and its alerts' fingerprints in
+order) and its alerts, which live in segments kept per group and integration from one
+notification to the next. A group flushes every group_interval, mostly with the alerts it had
+last time: a write appends a segment of the alerts that changed since the group's last one, and
+writes them all as one segment again only once the segments hold twice what the group has.
+"""
 
 from __future__ import annotations
 
 import io
 import pickle
+from collections.abc import Iterator, Sequence
 from dataclasses import astuple, dataclass
 from typing import Any, NoReturn
 
@@ -15,9 +23,13 @@ from alerting.template.alertmanager import Escalation
 # takes a fifth of the time json.dumps of dicts took, and a third of the bytes. Decoding allows
 # no classes or functions at all, so a row cannot make us run anything.
 _PROTOCOL = 5
-# The first element of every row. Format 2 lets an alert be the bytes of its own pickle, made
-# once per alert version and reused by later flushes; rows of format 1 are still read.
-_FORMAT = 2
+# The first element of every head. Format 1, written before the store kept alerts in segments
+# (up to schema version 5), held the alerts in the head itself; such rows are still read, so
+# that a notification in flight at an upgrade is not lost.
+_WHOLE = 1
+_FORMAT = 3
+
+Key = tuple[str, str]  # (group key, integration)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,27 +38,23 @@ class OutboxItem:
     notification: Notification
 
     @property
-    def key(self) -> tuple[str, str]:
+    def key(self) -> Key:
         return (self.notification.group_key, self.integration)
 
 
-def encode_notification(notification: Notification) -> bytes:
-    alerts: list[object]
-    if notification.keep_encodings:
-        alerts = encoded(notification.alerts, "outbox", _pickled, keep=True)
-    else:  # encoded once: tuples pickle faster than each alert pickled on its own
-        alerts = [_fields(a) for a in notification.alerts]
+def encode_head(notification: Notification, fingerprints: list[str]) -> bytes:
+    """The notification without its alerts; `fingerprints` are theirs, in order."""
     row = (
         _FORMAT,
         notification.receiver,
         notification.group_key,
         dict(notification.group_labels),
-        alerts,
+        fingerprints,
         notification.now,
         notification.external_url,
         astuple(notification.escalation) if notification.escalation else None,
     )
-    return pickle.dumps(row, protocol=_PROTOCOL)
+    return _dump(row)
 
 
 def _fields(a: Alert) -> tuple[object, ...]:
@@ -61,24 +69,101 @@ def _fields(a: Alert) -> tuple[object, ...]:
     )
 
 
-def _pickled(a: Alert) -> bytes:
-    return pickle.dumps(_fields(a), protocol=_PROTOCOL)
+def _encode_alert(a: Alert) -> bytes:
+    return _dump(_fields(a))
 
 
-def decode_notification(data: bytes) -> Notification:
-    row = _load(data)
-    version, receiver, group_key, group_labels, alerts, now, external_url, escalation = row
-    if version not in (1, _FORMAT):
+@dataclass(frozen=True, slots=True)
+class _Kept:
+    alerts: dict[str, bytes]  # fingerprint -> encoding, as of the group's last notification
+    stored: int  # bytes in all its segments
+    next_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentWrite:
+    """What one notification adds to its group's segments."""
+
+    seq: int  # the segment's number: of an alert, the highest-numbered segment holds the latest
+    segment: bytes | None  # None: no alert changed since the last write
+    replace: bool  # the group's earlier segments are deleted first
+    kept: _Kept | None  # what the segments hold once this is written; None: not kept track of
+
+
+class Segments:
+    """What each group's segments hold, so that a write adds only the alerts that changed.
+
+    A group's first notification is written whole, as plain fields: most groups never flush
+    again with the same alerts. From its next on (Notification.keep_encodings), each alert is
+    encoded on its own and kept on the alert, and a write adds those whose encoding is not one
+    the segments already hold. A key is forgotten while its write is under way and known again
+    once that has committed: a key not known (at start, or after a failed write) is written
+    whole.
+    """
+
+    def __init__(self) -> None:
+        self._kept: dict[Key, _Kept] = {}
+
+    def plan(self, key: Key, notification: Notification, fingerprints: list[str]) -> SegmentWrite:
+        """`fingerprints`: those of the notification's alerts, in order."""
+        kept = self._kept.pop(key, None)
+        alerts = notification.alerts
+        if not notification.keep_encodings:
+            return SegmentWrite(0, _dump(list(map(_fields, alerts))), True, None)
+        encoding = encoded(alerts, "outbox", _encode_alert, keep=True)
+        encodings = dict(zip(fingerprints, encoding, strict=True))
+        live = sum(map(len, encoding))
+        if kept is not None:
+            # The same bytes object is the same alert version (alerting.model.encoded).
+            changed = [data for f, data in encodings.items() if kept.alerts.get(f) is not data]
+            stored = kept.stored + sum(map(len, changed))
+            if stored <= 2 * live:
+                segment = _dump(changed) if changed else None
+                after = _Kept(encodings, stored, kept.next_seq + 1)
+                return SegmentWrite(kept.next_seq, segment, False, after)
+        return SegmentWrite(0, _dump(encoding), True, _Kept(encodings, live, 1))
+
+    def written(self, key: Key, write: SegmentWrite) -> None:
+        if write.kept is not None:
+            self._kept[key] = write.kept
+
+    def forget(self, key: Key) -> None:
+        self._kept.pop(key, None)
+
+
+def decode_notification(head: bytes, segments: Sequence[bytes]) -> Notification:
+    """The notification of `head`; its alerts come from its group's `segments`, in order."""
+    version, receiver, group_key, group_labels, members, now, external_url, escalation = _load(head)
+    if version == _WHOLE:
+        fields = members
+    elif version == _FORMAT:
+        latest = {values[-1]: values for values in _segment_alerts(segments)}
+        missing = [fingerprint for fingerprint in members if fingerprint not in latest]
+        if missing:
+            raise ValueError(f"outbox of {group_key} lacks its alerts {', '.join(missing[:5])}")
+        fields = [latest[fingerprint] for fingerprint in members]
+    else:
         raise ValueError(f"outbox row of unknown format {version!r}")
     return Notification(
         receiver=receiver,
         group_key=group_key,
         group_labels=group_labels,
-        alerts=[Alert(*(_load(a) if isinstance(a, bytes) else a)) for a in alerts],
+        alerts=[Alert(*values) for values in fields],
         now=now,
         external_url=external_url,
         escalation=Escalation(*escalation) if escalation else None,
     )
+
+
+def _segment_alerts(segments: Sequence[bytes]) -> Iterator[tuple[Any, ...]]:
+    """Each alert's fields (its fingerprint last), segment by segment."""
+    for segment in segments:
+        for alert in _load(segment):  # its fields, or their pickle
+            yield tuple(_load(alert)) if isinstance(alert, bytes) else alert
+
+
+def _dump(value: object) -> bytes:
+    return pickle.dumps(value, protocol=_PROTOCOL)
 
 
 def _load(data: bytes) -> Any:

@@ -141,7 +141,24 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX incident_event_subject ON incident_event (subject, at)",
         ),
     ),
+    Migration(
+        "the alerts of each group's notifications, kept apart from the outbox",
+        (
+            # alerts: alerts as alerting.notify.outbox encodes them; of each fingerprint, the
+            # segment with the highest seq holds the latest version.
+            """
+            CREATE TABLE outbox_segment (
+                group_key TEXT NOT NULL,
+                integration TEXT NOT NULL,
+                seq INTEGER NOT NULL,
+                alerts BLOB NOT NULL,
+                PRIMARY KEY (group_key, integration, seq)
+            )
+            """,
+        ),
+    ),
 )
+
 
 LATEST_VERSION = len(MIGRATIONS)
 

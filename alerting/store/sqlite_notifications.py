@@ -18,7 +18,13 @@ import aiosqlite
 from alerting.dispatch.alerts import Received
 from alerting.model import Alert
 from alerting.notify.nflog import LogEntry
-from alerting.notify.outbox import OutboxItem, decode_notification, encode_notification
+from alerting.notify.outbox import (
+    Key,
+    OutboxItem,
+    Segments,
+    decode_notification,
+    encode_head,
+)
 from alerting.store import IncidentEvent, NotificationState, StoreError
 from alerting.store.sqlite import connect, transaction
 
@@ -35,6 +41,18 @@ _PUT_OUTBOX = """
     ON CONFLICT (group_key, integration) DO UPDATE SET notification = excluded.notification
 """
 _DELETE_OUTBOX = "DELETE FROM outbox WHERE group_key = ? AND integration = ?"
+_PUT_SEGMENT = """
+    INSERT INTO outbox_segment (group_key, integration, seq, alerts) VALUES (?, ?, ?, ?)
+"""
+_DELETE_SEGMENTS = "DELETE FROM outbox_segment WHERE group_key = ? AND integration = ?"
+# Segments of groups with neither a notification in flight nor a log entry: left by a store
+# that stopped before expiring the entry.
+_DELETE_ORPHAN_SEGMENTS = """
+    DELETE FROM outbox_segment WHERE (group_key, integration) NOT IN (
+        SELECT group_key, integration FROM outbox
+        UNION SELECT group_key, integration FROM notification_log
+    )
+"""
 _UPSERT_SILENCE = """
     INSERT INTO silence (id, body) VALUES (?, ?)
     ON CONFLICT (id) DO UPDATE SET body = excluded.body
@@ -66,6 +84,7 @@ class SqliteNotificationStore:
         self._location = location
         self._conn: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
+        self._segments = Segments()
 
     async def open(self) -> None:
         self._conn = await connect(self._location, "NORMAL")
@@ -77,13 +96,19 @@ class SqliteNotificationStore:
                 self._conn = None
 
     async def load_notification_state(self) -> NotificationState:
-        async with self._transaction("BEGIN") as conn:
+        async with self._transaction() as conn:
+            await conn.execute(_DELETE_ORPHAN_SEGMENTS)
             log_rows = await conn.execute_fetchall(
                 "SELECT group_key, integration, sent_at, firing, resolved, expires_at"
                 " FROM notification_log"
             )
             outbox_rows = await conn.execute_fetchall(
-                "SELECT integration, notification FROM outbox"
+                "SELECT group_key, integration, notification FROM outbox"
+            )
+            segment_rows = await conn.execute_fetchall(
+                "SELECT group_key, integration, alerts"
+                " FROM outbox_segment JOIN outbox USING (group_key, integration)"
+                " ORDER BY group_key, integration, seq"
             )
             silence_rows = await conn.execute_fetchall("SELECT id, body FROM silence")
             pushed_rows = await conn.execute_fetchall(f"SELECT {_PUSHED_COLUMNS} FROM pushed_alert")
@@ -91,7 +116,7 @@ class SqliteNotificationStore:
             escalation_rows = await conn.execute_fetchall("SELECT body FROM escalation")
         return NotificationState(
             log=[_log_entry(row) for row in log_rows],
-            outbox=[OutboxItem(i, decode_notification(data)) for i, data in outbox_rows],
+            outbox=_outbox_items(outbox_rows, segment_rows),
             silences=dict(silence_rows),
             pushed=[_pushed_alert(row) for row in pushed_rows],
             acks=[str(body) for (body,) in ack_rows],
@@ -99,22 +124,38 @@ class SqliteNotificationStore:
         )
 
     async def put_outbox(self, item: OutboxItem) -> None:
-        row = (*item.key, encode_notification(item.notification))
+        """The head, and a segment of the alerts that changed since the group's last write."""
+        key = item.key
+        fingerprints = [a.fingerprint for a in item.notification.alerts]
+        head = encode_head(item.notification, fingerprints)
+        write = self._segments.plan(key, item.notification, fingerprints)
         async with self._transaction() as conn:
-            await conn.execute(_PUT_OUTBOX, row)
+            if write.replace:
+                await conn.execute(_DELETE_SEGMENTS, key)
+            if write.segment is not None:
+                await conn.execute(_PUT_SEGMENT, (*key, write.seq, write.segment))
+            await conn.execute(_PUT_OUTBOX, (*key, head))
+        self._segments.written(key, write)
 
     async def record_sent(self, entry: LogEntry) -> None:
+        """The segments stay, for the group's next notification to build on."""
         async with self._transaction() as conn:
             await conn.execute(_UPSERT_LOG, _log_row(entry))
             await conn.execute(_DELETE_OUTBOX, entry.key)
 
-    async def drop_outbox(self, key: tuple[str, str]) -> None:
+    async def drop_outbox(self, key: Key) -> None:
+        self._segments.forget(key)
         async with self._transaction() as conn:
             await conn.execute(_DELETE_OUTBOX, key)
+            await conn.execute(_DELETE_SEGMENTS, key)
 
-    async def expire_log(self, keys: list[tuple[str, str]]) -> None:
+    async def expire_log(self, keys: list[Key]) -> None:
+        """With the groups' segments: no notification has gone to them in a long time."""
+        for key in keys:
+            self._segments.forget(key)
         async with self._transaction() as conn:
             await conn.executemany(_DELETE_LOG, keys)
+            await conn.executemany(_DELETE_SEGMENTS, keys)
 
     async def save_silences(self, upserts: dict[str, str], deletes: list[str]) -> None:
         async with self._transaction() as conn:
@@ -212,13 +253,26 @@ class SqliteNotificationStore:
                 yield conn
 
 
+def _outbox_items(
+    heads: Sequence[tuple[str, str, bytes]], segments: Sequence[tuple[str, str, bytes]]
+) -> list[OutboxItem]:
+    by_key: dict[Key, list[bytes]] = {}
+    for group_key, integration, data in segments:  # in order of seq
+        by_key.setdefault((group_key, integration), []).append(data)
+    return [
+        OutboxItem(integration, decode_notification(head, by_key.get((group_key, integration), [])))
+        for group_key, integration, head in heads
+    ]
+
+
 def _log_row(entry: LogEntry) -> tuple[object, ...]:
     return (
         entry.group_key,
         entry.integration,
         entry.sent_at,
-        json.dumps(sorted(entry.firing)),
-        json.dumps(sorted(entry.resolved)),
+        # In no order: they are read back as sets, and a large group's sort cost a millisecond.
+        json.dumps(list(entry.firing)),
+        json.dumps(list(entry.resolved)),
         entry.expires_at,
     )
 

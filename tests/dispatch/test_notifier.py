@@ -4,7 +4,9 @@ resolve, retry, muting, and restarts that neither lose nor repeat a notification
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -325,6 +327,42 @@ async def test_restart_inside_repeat_interval_sends_nothing_twice(harness: Harne
     await harness.push(firing("Disk", "b", at=T0 + 100))
     await harness.advance_to(400)
     assert harness.sent()[1] == ("firing", [("firing", "Disk/a"), ("firing", "Disk/b")])
+
+
+async def test_a_later_notification_in_flight_comes_back_from_its_groups_segments(
+    harness: Harness,
+) -> None:
+    """The group's third notification is stored as what changed since its second; the replay
+    must still hold every alert, each in its latest version, in order."""
+    config = harness.config()
+    stalled, release = asyncio.Event(), asyncio.Event()
+
+    async def stall(request: web.Request) -> web.StreamResponse:
+        stalled.set()
+        await release.wait()
+        return web.Response(status=200)
+
+    harness.receiver.script = [200, 200, stall]
+    await harness.start(config)
+    await harness.push(firing("Disk", "b"), firing("Disk", "d"))
+    await harness.advance_to(30)  # first notification: written whole
+    await harness.push(firing("Disk", "c", at=T0 + 40))
+    await harness.advance_to(330)  # second: kept track of from here on
+    updated = replace(firing("Disk", "d", at=T0 + 5), annotations={"version": "2"})
+    await harness.push(firing("Disk", "a", at=T0 + 340), updated)
+    await harness.clock.set(T0 + 630)
+    await stalled.wait()  # the third, in flight: a segment of the new "a" and the updated "d"
+    await harness.stop()
+    release.set()
+    with sqlite3.connect(harness.tmp_path / "notify.db") as db:
+        segments = db.execute("SELECT seq FROM outbox_segment ORDER BY seq").fetchall()
+    assert segments == [(0,), (1,)]  # the second notification whole, then what changed
+    await harness.start(config)
+    await harness.receiver.wait_for(4)
+    names = [("firing", f"Disk/{i}") for i in "abcd"]
+    assert harness.sent()[2:] == [("firing", names)] * 2
+    replayed = harness.receiver.deliveries[3].payload["alerts"]
+    assert replayed[3]["annotations"] == {"version": "2"}
 
 
 async def test_a_notification_in_flight_at_shutdown_is_sent_again_at_start(
