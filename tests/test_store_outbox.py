@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, closing
 from pathlib import Path
 
+import pytest
+
 from alerting.channels import Notification
 from alerting.model import Alert
 from alerting.notify.nflog import LogEntry
@@ -136,3 +138,22 @@ async def test_a_row_in_flight_at_an_upgrade_is_sent_after_it(tmp_path: Path) ->
     assert back.integration == INTEGRATION
     assert back.notification.alerts == [Alert(*fields[:6])]
     assert (back.notification.group_labels, back.notification.now) == ({"alertname": "Disk"}, 12.5)
+
+
+async def test_after_a_failed_write_the_group_is_written_whole(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    alerts = [disk("a"), disk("b")]
+    async with opened(path) as store:
+        await store.put_outbox(item(alerts, 20.0))
+        await store.record_sent(sent(20.0))
+        with closing(sqlite3.connect(path)) as db, db:
+            db.execute("ALTER TABLE outbox RENAME TO outbox_away")  # the head's write fails
+        with pytest.raises(sqlite3.OperationalError):
+            await store.put_outbox(item([*alerts, disk("c")], 30.0))
+        with closing(sqlite3.connect(path)) as db, db:
+            db.execute("ALTER TABLE outbox_away RENAME TO outbox")
+        # Had the failed segment been taken as written, this one would hold only "d".
+        await store.put_outbox(item([*alerts, disk("c"), disk("d")], 40.0))
+        assert segments(path) == [(INTEGRATION, 0)]
+        [back] = (await store.load_notification_state()).outbox
+    assert [a.labels["instance"] for a in back.notification.alerts] == ["a", "b", "c", "d"]

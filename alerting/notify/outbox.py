@@ -25,7 +25,7 @@ from alerting.template.alertmanager import Escalation
 _PROTOCOL = 5
 # The first element of every head. Format 1, written before the store kept alerts in segments
 # (up to schema version 5), held the alerts in the head itself; such rows are still read, so
-# that a notification in flight at an upgrade is not lost.
+# that a notification in flight at an upgrade is not lost. (Format 2 never left development.)
 _WHOLE = 1
 _FORMAT = 3
 
@@ -96,9 +96,9 @@ class Segments:
     A group's first notification is written whole, as plain fields: most groups never flush
     again with the same alerts. From its next on (Notification.keep_encodings), each alert is
     encoded on its own and kept on the alert, and a write adds those whose encoding is not one
-    the segments already hold. A key is forgotten while its write is under way and known again
-    once that has committed: a key not known (at start, or after a failed write) is written
-    whole.
+    the segments already hold. A key not known (at start, or after a failed write) is written
+    whole. The store plans a write, and calls written() or forget() after it, under the lock
+    that orders its transactions: what is known of a key is always what the file holds.
     """
 
     def __init__(self) -> None:
@@ -106,7 +106,7 @@ class Segments:
 
     def plan(self, key: Key, notification: Notification, fingerprints: list[str]) -> SegmentWrite:
         """`fingerprints`: those of the notification's alerts, in order."""
-        kept = self._kept.pop(key, None)
+        kept = self._kept.get(key)
         alerts = notification.alerts
         if not notification.keep_encodings:
             return SegmentWrite(0, _dump(list(map(_fields, alerts))), True, None)
@@ -124,7 +124,9 @@ class Segments:
         return SegmentWrite(0, _dump(encoding), True, _Kept(encodings, live, 1))
 
     def written(self, key: Key, write: SegmentWrite) -> None:
-        if write.kept is not None:
+        if write.kept is None:
+            self._kept.pop(key, None)
+        else:
             self._kept[key] = write.kept
 
     def forget(self, key: Key) -> None:

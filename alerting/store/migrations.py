@@ -159,7 +159,6 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
 )
 
-
 LATEST_VERSION = len(MIGRATIONS)
 
 

@@ -128,14 +128,18 @@ class SqliteNotificationStore:
         key = item.key
         fingerprints = [a.fingerprint for a in item.notification.alerts]
         head = encode_head(item.notification, fingerprints)
-        write = self._segments.plan(key, item.notification, fingerprints)
-        async with self._transaction() as conn:
-            if write.replace:
-                await conn.execute(_DELETE_SEGMENTS, key)
-            if write.segment is not None:
-                await conn.execute(_PUT_SEGMENT, (*key, write.seq, write.segment))
-            await conn.execute(_PUT_OUTBOX, (*key, head))
-        self._segments.written(key, write)
+        try:
+            async with self._transaction() as conn:
+                write = self._segments.plan(key, item.notification, fingerprints)
+                if write.replace:
+                    await conn.execute(_DELETE_SEGMENTS, key)
+                if write.segment is not None:
+                    await conn.execute(_PUT_SEGMENT, (*key, write.seq, write.segment))
+                await conn.execute(_PUT_OUTBOX, (*key, head))
+                self._segments.written(key, write)  # undone below if the commit fails
+        except BaseException:
+            self._segments.forget(key)
+            raise
 
     async def record_sent(self, entry: LogEntry) -> None:
         """The segments stay, for the group's next notification to build on."""
@@ -144,16 +148,16 @@ class SqliteNotificationStore:
             await conn.execute(_DELETE_OUTBOX, entry.key)
 
     async def drop_outbox(self, key: Key) -> None:
-        self._segments.forget(key)
         async with self._transaction() as conn:
+            self._segments.forget(key)
             await conn.execute(_DELETE_OUTBOX, key)
             await conn.execute(_DELETE_SEGMENTS, key)
 
     async def expire_log(self, keys: list[Key]) -> None:
         """With the groups' segments: no notification has gone to them in a long time."""
-        for key in keys:
-            self._segments.forget(key)
         async with self._transaction() as conn:
+            for key in keys:
+                self._segments.forget(key)
             await conn.executemany(_DELETE_LOG, keys)
             await conn.executemany(_DELETE_SEGMENTS, keys)
 

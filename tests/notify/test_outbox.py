@@ -166,7 +166,8 @@ def test_a_forgotten_or_failed_key_is_written_whole() -> None:
     segments.forget(("k", "hook/webhook/0"))
     _, write = _write(segments, _flush(alerts, 21.0))
     assert write.replace and write.segment is not None
-    # A plan whose write never committed: the key stays unknown.
+    # A write that failed: the store forgets the key, and the next is whole again.
     fingerprints = [a.fingerprint for a in alerts]
-    segments.plan(("k", "hook/webhook/0"), _flush(alerts, 22.0), fingerprints)
+    assert not segments.plan(("k", "hook/webhook/0"), _flush(alerts, 22.0), fingerprints).replace
+    segments.forget(("k", "hook/webhook/0"))
     assert segments.plan(("k", "hook/webhook/0"), _flush(alerts, 23.0), fingerprints).replace
