@@ -50,12 +50,17 @@ def sent(now: float) -> LogEntry:
     return LogEntry(GROUP, INTEGRATION, now, frozenset(), frozenset(), now + 3600)
 
 
+async def notify(store: SqliteNotificationStore, alerts: list[Alert], now: float) -> None:
+    """A notification written to the outbox, then logged as sent."""
+    await store.put_outbox(item(alerts, now))
+    await store.record_sent(sent(now))
+
+
 async def test_what_is_in_flight_at_a_stop_comes_back(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     alerts = [disk("a"), disk("b")]
     async with opened(path) as store:
-        await store.put_outbox(item(alerts, 20.0))
-        await store.record_sent(sent(20.0))
+        await notify(store, alerts, 20.0)
         later = [disk("a", ends_at=21.0), alerts[1], disk("c")]
         await store.put_outbox(item(later, 30.0))
     assert segments(path) == [(INTEGRATION, 0), (INTEGRATION, 1)]
@@ -69,8 +74,7 @@ async def test_what_is_in_flight_at_a_stop_comes_back(tmp_path: Path) -> None:
 async def test_segments_outlive_a_send_and_go_with_a_given_up_one(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     async with opened(path) as store:
-        await store.put_outbox(item([disk("a")], 20.0))
-        await store.record_sent(sent(20.0))
+        await notify(store, [disk("a")], 20.0)
         assert segments(path) == [(INTEGRATION, 0)]  # for the next notification to build on
         assert (await store.load_notification_state()).outbox == []
         await store.put_outbox(item([disk("a"), disk("b")], 30.0))
@@ -81,8 +85,7 @@ async def test_segments_outlive_a_send_and_go_with_a_given_up_one(tmp_path: Path
 async def test_segments_expire_with_their_log_entry(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     async with opened(path) as store:
-        await store.put_outbox(item([disk("a")], 20.0))
-        await store.record_sent(sent(20.0))
+        await notify(store, [disk("a")], 20.0)
         await store.expire_log([(GROUP, INTEGRATION)])
         assert segments(path) == []
         # Forgotten in memory too: the next write is whole, not a segment over nothing.
@@ -94,10 +97,8 @@ async def test_a_restarted_store_writes_each_group_whole_first(tmp_path: Path) -
     path = tmp_path / "state.db"
     alerts = [disk("a"), disk("b")]
     async with opened(path) as store:
-        await store.put_outbox(item(alerts, 20.0))
-        await store.record_sent(sent(20.0))
-        await store.put_outbox(item([*alerts, disk("c")], 30.0))
-        await store.record_sent(sent(30.0))
+        await notify(store, alerts, 20.0)
+        await notify(store, [*alerts, disk("c")], 30.0)
     assert len(segments(path)) == 2
     async with opened(path) as store:
         await store.load_notification_state()
@@ -112,8 +113,7 @@ async def test_segments_of_groups_without_log_or_outbox_are_dropped_at_start(
 ) -> None:
     path = tmp_path / "state.db"
     async with opened(path) as store:
-        await store.put_outbox(item([disk("a")], 20.0))
-        await store.record_sent(sent(20.0))
+        await notify(store, [disk("a")], 20.0)
     with closing(sqlite3.connect(path)) as db, db:
         db.execute("DELETE FROM notification_log")  # as if expired while we were stopped
     async with opened(path) as store:
@@ -144,8 +144,7 @@ async def test_after_a_failed_write_the_group_is_written_whole(tmp_path: Path) -
     path = tmp_path / "state.db"
     alerts = [disk("a"), disk("b")]
     async with opened(path) as store:
-        await store.put_outbox(item(alerts, 20.0))
-        await store.record_sent(sent(20.0))
+        await notify(store, alerts, 20.0)
         with closing(sqlite3.connect(path)) as db, db:
             db.execute("ALTER TABLE outbox RENAME TO outbox_away")  # the head's write fails
         with pytest.raises(sqlite3.OperationalError):
