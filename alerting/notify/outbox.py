@@ -57,7 +57,10 @@ def encode_head(notification: Notification, fingerprints: list[str]) -> bytes:
     return _dump(row)
 
 
-def _fields(a: Alert) -> tuple[object, ...]:
+Fields = tuple[object, ...]  # an alert as stored: labels, annotations, times, URL, fingerprint
+
+
+def _fields(a: Alert) -> Fields:
     return (
         a.labels,
         a.annotations,
@@ -69,14 +72,10 @@ def _fields(a: Alert) -> tuple[object, ...]:
     )
 
 
-def _encode_alert(a: Alert) -> bytes:
-    return pickle.dumps(_fields(a), protocol=_PROTOCOL)  # one alert: _dump's Pickler costs more
-
-
 @dataclass(frozen=True, slots=True)
 class _Kept:
-    alerts: dict[str, bytes]  # fingerprint -> encoding, as of the group's last notification
-    stored: int  # bytes in all its segments
+    alerts: dict[str, Fields]  # by fingerprint, as of the group's last notification
+    stored: int  # alerts in all its segments, each version counted
     next_seq: int
 
 
@@ -93,12 +92,12 @@ class SegmentWrite:
 class Segments:
     """What each group's segments hold, so that a write adds only the alerts that changed.
 
-    A group's first notification is written whole, as plain fields: most groups never flush
-    again with the same alerts. From its next on (Notification.keep_encodings), each alert is
-    encoded on its own and kept on the alert, and a write adds those whose encoding is not one
-    the segments already hold. A key not known (at start, or after a failed write) is written
-    whole. The store plans a write, and calls written() or forget() after it, under the lock
-    that orders its transactions: what is known of a key is always what the file holds.
+    From a group's second notification on (Notification.keep_encodings), each alert's fields
+    are one tuple kept on the alert for as long as it is unchanged, so the same tuple means the
+    same version and a write adds the alerts whose tuple the segments do not hold. A group's
+    first notification, and one whose key is not known (at start, after a failed write), is
+    written whole. The store plans a write, and calls written() or forget() after it, under
+    the lock that orders its transactions: what is known of a key is what the file holds.
     """
 
     def __init__(self) -> None:
@@ -106,22 +105,20 @@ class Segments:
 
     def plan(self, key: Key, notification: Notification, fingerprints: list[str]) -> SegmentWrite:
         """`fingerprints`: those of the notification's alerts, in order."""
+        keep = notification.keep_encodings
+        fields = encoded(notification.alerts, "outbox", _fields, keep)
+        if not keep:
+            return SegmentWrite(0, _dump(fields), True, None)
+        current = dict(zip(fingerprints, fields, strict=True))
         kept = self._kept.get(key)
-        alerts = notification.alerts
-        if not notification.keep_encodings:
-            return SegmentWrite(0, _dump(list(map(_fields, alerts))), True, None)
-        encoding = encoded(alerts, "outbox", _encode_alert, keep=True)
-        encodings = dict(zip(fingerprints, encoding, strict=True))
-        live = sum(map(len, encoding))
         if kept is not None:
-            # The same bytes object is the same alert version (alerting.model.encoded).
-            changed = [data for f, data in encodings.items() if kept.alerts.get(f) is not data]
-            stored = kept.stored + sum(map(len, changed))
-            if stored <= 2 * live:
+            changed = [f for fp, f in current.items() if kept.alerts.get(fp) is not f]
+            stored = kept.stored + len(changed)
+            if stored <= 2 * len(current):
                 segment = _dump(changed) if changed else None
-                after = _Kept(encodings, stored, kept.next_seq + 1)
+                after = _Kept(current, stored, kept.next_seq + 1)
                 return SegmentWrite(kept.next_seq, segment, False, after)
-        return SegmentWrite(0, _dump(encoding), True, _Kept(encodings, live, 1))
+        return SegmentWrite(0, _dump(fields), True, _Kept(current, len(current), 1))
 
     def written(self, key: Key, write: SegmentWrite) -> None:
         if write.kept is None:
@@ -160,8 +157,7 @@ def decode_notification(head: bytes, segments: Sequence[bytes]) -> Notification:
 def _segment_alerts(segments: Sequence[bytes]) -> Iterator[tuple[Any, ...]]:
     """Each alert's fields (its fingerprint last), segment by segment."""
     for segment in segments:
-        for alert in _load(segment):  # its fields, or their pickle
-            yield tuple(_load(alert)) if isinstance(alert, bytes) else alert
+        yield from _load(segment)
 
 
 def _dump(value: object) -> bytes:

@@ -98,10 +98,10 @@ def test_rows_naming_anything_but_plain_data_are_refused(row: tuple[object, ...]
 
 
 def test_an_alert_naming_anything_but_plain_data_is_refused() -> None:
-    alert = pickle.dumps((dict, {}, 0.0, 0.0, "", 0.0, "f"))
+    segment = pickle.dumps([(dict, {}, 0.0, 0.0, "", 0.0, "f")])
     head = pickle.dumps((3, "r", "k", {}, ["f"], 0.0, "", None))
     with pytest.raises(pickle.UnpicklingError, match="plain data only"):
-        decode_notification(head, [pickle.dumps([alert])])
+        decode_notification(head, [segment])
 
 
 def test_an_unknown_layout_is_refused() -> None:
