@@ -157,6 +157,14 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        "pushed alerts written as they arrive, one batch per push, and folded in later",
+        (
+            # alerts: pushed_alert rows of one push, as an alerting.plaindata list of tuples.
+            # They come after pushed_alert, and a later batch after an earlier one.
+            "CREATE TABLE pushed_batch (seq INTEGER PRIMARY KEY, alerts BLOB NOT NULL)",
+        ),
+    ),
 )
 
 LATEST_VERSION = len(MIGRATIONS)

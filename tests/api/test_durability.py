@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
+from alerting import plaindata
 from alerting.clock import ManualClock
 from alerting.dispatch.dispatcher import ALERT_GC_INTERVAL
 from alerting.model import Alert
@@ -19,8 +21,12 @@ AT = format_api_time
 
 
 def stored_fingerprints(config: Path) -> set[str]:
-    with sqlite3.connect(config.parent / "state" / "alerting.db") as db:
-        return {row[0] for row in db.execute("SELECT fingerprint FROM pushed_alert")}
+    """Of the pushed alerts the store holds: those folded into pushed_alert, and those of the
+    batches still waiting to be."""
+    with closing(sqlite3.connect(config.parent / "state" / "alerting.db")) as db:
+        folded = {row[0] for row in db.execute("SELECT fingerprint FROM pushed_alert")}
+        batches = db.execute("SELECT alerts FROM pushed_batch").fetchall()
+    return folded | {row[0] for (data,) in batches for row in plaindata.load(data)}
 
 
 async def test_pushed_alerts_survive_a_restart_and_leave_the_store_when_collected(
