@@ -4,8 +4,9 @@ byte with Alertmanager's (Debian builds Alertmanager 0.25 with Go 1.19).
 Python's encoder (ensure_ascii off) differs only inside strings: Go also escapes <, > and &
 and the JS line separators U+2028 and U+2029, writes \\b and \\f as \\u0008 and \\u000c, and
 replaces invalid UTF-8 (in Python: a lone surrogate) with U+FFFD. `go_json` patches Python's
-output; `string` and `string_map`, the hot path of large messages, come from the optional C
-module _gojson.c when it was built, and from the same patching otherwise.
+output; `string`, `string_map` and `pieces` (an alert of a message in one call), the hot path
+of large messages, come from the optional C module _gojson.c when it was built, and from the
+same patching otherwise.
 """
 
 from __future__ import annotations
@@ -69,7 +70,16 @@ def py_string_map(values: Mapping[str, str]) -> str:
     return go_patch("".join(_map_chunks(values, False)))
 
 
+def py_pieces(*pieces: str | Mapping[str, str]) -> bytes:
+    """The even pieces (raw JSON) as they are and, between them, each value encoded."""
+    encoded = (
+        piece if i % 2 == 0 else string(piece) if isinstance(piece, str) else string_map(piece)
+        for i, piece in enumerate(pieces)
+    )
+    return "".join(encoded).encode()  # type: ignore[arg-type]  # raw pieces are str
+
+
 try:
-    from alerting._gojson import string, string_map
+    from alerting._gojson import pieces, string, string_map
 except ImportError:
-    string, string_map = py_string, py_string_map
+    string, string_map, pieces = py_string, py_string_map, py_pieces

@@ -64,3 +64,29 @@ def test_maps_are_sorted_and_reject_what_is_not_text() -> None:
         _gojson.string_map({"a": 1})
     with pytest.raises(TypeError, match="expected str"):
         _gojson.string(b"bytes")  # type: ignore[arg-type]
+
+
+@needs_c
+def test_c_and_python_agree_on_pieces() -> None:
+    rng = random.Random(11)
+    for _ in range(1000):
+        labels = {random_text(rng): random_text(rng) for _ in range(rng.randrange(0, 6))}
+        text = random_text(rng)
+        args = ('{"labels":', labels, ',"url":', text, "}")
+        assert _gojson.pieces(*args) == gojson.py_pieces(*args), repr(args)
+        assert gojson.py_pieces(*args) == (
+            f'{{"labels":{gojson.py_string_map(labels)},"url":{gojson.py_string(text)}}}'.encode()
+        )
+
+
+@needs_c
+def test_pieces_take_raw_text_and_values_in_turn() -> None:
+    assert _gojson.pieces() == b""
+    assert _gojson.pieces("[") == b"["
+    assert _gojson.pieces("[", "é", ",", {"b": "1", "a": "&"}, "]") == (
+        b'["\xc3\xa9",{"a":"\\u0026","b":"1"}]'
+    )
+    with pytest.raises(TypeError):
+        _gojson.pieces(1)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="expected str or dict, not int"):
+        _gojson.pieces("[", 1, "]")  # type: ignore[arg-type]

@@ -17,7 +17,7 @@ from pydantic import Field, StrictBool, field_validator, model_validator
 from alerting import __version__
 from alerting.channels import ChannelContext, DeliveryError, Notification, posting
 from alerting.configbase import HTTPClientConfig, Model
-from alerting.gojson import go_json, string, string_map
+from alerting.gojson import go_json, pieces
 from alerting.httpclient import HTTPSettings, http_settings, post_failure
 from alerting.labels import go_quote
 from alerting.model import Alert, encoded
@@ -222,13 +222,15 @@ def _alert_json(alert: Alert, status: str) -> bytes:
     """One alert of the message (template.Alert), encoded as Go encodes its struct."""
     # Alertmanager hides an end time not yet reached: firing alerts show the zero time.
     ends_at = _timestamp(alert.ends_at if status == "resolved" else 0.0)
-    return (
-        f'{{"status":"{status}","labels":{string_map(alert.labels)}'
-        f',"annotations":{string_map(alert.annotations)}'
-        f',"startsAt":"{_timestamp(alert.starts_at)}","endsAt":"{ends_at}"'
-        f',"generatorURL":{string(alert.generator_url)}'
-        f',"fingerprint":"{alert.fingerprint}"}}'
-    ).encode()
+    return pieces(
+        f'{{"status":"{status}","labels":',
+        alert.labels,
+        ',"annotations":',
+        alert.annotations,
+        f',"startsAt":"{_timestamp(alert.starts_at)}","endsAt":"{ends_at}","generatorURL":',
+        alert.generator_url,
+        f',"fingerprint":"{alert.fingerprint}"}}',
+    )
 
 
 _firing_json = functools.partial(_alert_json, status="firing")
