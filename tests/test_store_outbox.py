@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pickle
 import sqlite3
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, closing
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -16,19 +15,10 @@ from alerting.notify.nflog import LogEntry
 from alerting.notify.outbox import OutboxItem
 from alerting.store.migrations import MIGRATIONS
 from alerting.store.sqlite_notifications import SqliteNotificationStore
+from tests.notification_store import opened
 
 INTEGRATION = "hook/webhook/0"
 GROUP = '{}:{alertname="Disk"}'
-
-
-@asynccontextmanager
-async def opened(path: Path) -> AsyncIterator[SqliteNotificationStore]:
-    store = SqliteNotificationStore(str(path))
-    await store.open()
-    try:
-        yield store
-    finally:
-        await store.close()
 
 
 def item(alerts: list[Alert], now: float, *, again: bool = True) -> OutboxItem:

@@ -3,23 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, closing
+from contextlib import closing
 from pathlib import Path
 
 from alerting.dispatch.alerts import Received
 from alerting.model import Alert
-from alerting.store.sqlite_notifications import SqliteNotificationStore
-
-
-@asynccontextmanager
-async def opened(path: Path) -> AsyncIterator[SqliteNotificationStore]:
-    store = SqliteNotificationStore(str(path))
-    await store.open()
-    try:
-        yield store
-    finally:
-        await store.close()
+from tests.notification_store import opened
 
 
 def pushed(name: str, ends_at: float = 100.0, summary: str = "") -> Received:
