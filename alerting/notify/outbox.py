@@ -20,6 +20,7 @@ from alerting.template.alertmanager import Escalation
 
 # Heads and segments are alerting.plaindata pickles of tuples, dicts, strings and floats: a
 # group of 5,000 alerts encodes in a small part of the time json.dumps of dicts took.
+
 # The first element of every head. Format 1, written before the store kept alerts in segments
 # (up to schema version 5), held the alerts in the head itself; such rows are still read, so
 # that a notification in flight at an upgrade is not lost. (Format 2 never left development.)

@@ -215,8 +215,7 @@ class SqliteNotificationStore:
                 if self._unfolded < FOLD_NOW:
                     await self._quiet()
                 async with self._transaction() as conn:
-                    folded = await self._fold(conn, FOLD_TURN)
-                self._unfolded = self._unfolded - folded if folded else 0
+                    await self._fold(conn, FOLD_TURN)
         except Exception:  # the store may be down: the next push past fold_at tries again
             log.exception("folding pushed alerts failed")
         finally:
@@ -227,19 +226,19 @@ class SqliteNotificationStore:
         while (wait := self._last_push + self.fold_quiet - time.monotonic()) > 0:  # noqa: ASYNC110
             await asyncio.sleep(wait)
 
-    async def _fold(self, conn: aiosqlite.Connection, turn: int | None) -> int:
-        """Fold the oldest `turn` pushed batches (all, with None) into pushed_alert; returns
-        how many there were. Call inside a transaction."""
+    async def _fold(self, conn: aiosqlite.Connection, turn: int | None) -> None:
+        """Fold the oldest `turn` pushed batches (all, with None) into pushed_alert. Call
+        inside a transaction."""
         limit = "" if turn is None else f" LIMIT {int(turn)}"
         batches = await conn.execute_fetchall(
             "SELECT seq, alerts FROM pushed_batch ORDER BY seq" + limit
         )
-        if not batches:
-            return 0
-        latest = {row[0]: row for _, data in batches for row in load(data)}  # by fingerprint
-        await conn.executemany(_PUT_PUSHED, list(latest.values()))
-        await conn.execute("DELETE FROM pushed_batch WHERE seq <= ?", (batches[-1][0],))
-        return len(batches)
+        if batches:
+            latest = {row[0]: row for _, data in batches for row in load(data)}  # fingerprint
+            await conn.executemany(_PUT_PUSHED, list(latest.values()))
+            await conn.execute("DELETE FROM pushed_batch WHERE seq <= ?", (batches[-1][0],))
+        done = turn is None or len(batches) < turn
+        self._unfolded = 0 if done else max(0, self._unfolded - len(batches))
 
     async def collect_alerts(
         self, forget: Sequence[str], resolved: Sequence[tuple[str, float]], keep_since: float
