@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import re
 import shutil
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +135,12 @@ POSTED: list[dict[str, Any]] = [
 ENDS_AT = ["2023-11-14T00:10:00.5Z", "2023-11-14T00:20:00Z"]
 
 
+def _rfc3339(unix: float) -> str:
+    return (
+        datetime.fromtimestamp(unix, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    )
+
+
 def unix(text: str) -> float:
     return datetime.fromisoformat(text).timestamp()
 
@@ -198,8 +205,9 @@ async def post_alerts(url: str, alerts: list[dict[str, Any]]) -> None:
         assert response.status == 200, await response.text()
 
 
-def our_alerts(resolved: set[int], now: float) -> dict[str, Alert]:
-    """The posted alerts by fingerprint, as dispatch hands them on at `now`."""
+def our_alerts(resolved: set[int], now: float, first: list[str]) -> dict[str, Alert]:
+    """The posted alerts by fingerprint, as dispatch hands them on at `now`: the firing ones as
+    first posted (starting at `first`), the resolved ones as posted with their end."""
     out: dict[str, Alert] = {}
     for i, posted in enumerate(POSTED):
         # A firing alert's end is in the future (Alertmanager sets now + resolve_timeout);
@@ -208,7 +216,7 @@ def our_alerts(resolved: set[int], now: float) -> dict[str, Alert]:
         alert = Alert(
             labels=posted["labels"],
             annotations=posted["annotations"],
-            starts_at=unix(posted["startsAt"]),
+            starts_at=unix(posted["startsAt"] if i in resolved else first[i]),
             ends_at=ends_at,
             generator_url=posted.get("generatorURL", ""),
         )
@@ -222,8 +230,13 @@ async def test_payload_bytes_match_alertmanager(
 ) -> None:
     recorder, base = capture
     am = await asyncio.to_thread(alertmanager_peer, alertmanager_config(base))
+    # First posted starting in two seconds: Alertmanager flushes a new group at once when its
+    # first alert is older than group_wait, which could be before the POST's second alert has
+    # joined it. The ends posted later replace them (their ranges do not meet).
+    soon = math.floor(time.time()) + 2
+    first = [_rfc3339(soon + 0.123), _rfc3339(soon + 1.000456)]
     phases: list[tuple[set[int], list[dict[str, Any]]]] = [
-        (set(), POSTED),  # both firing
+        (set(), [{**p, "startsAt": first[i]} for i, p in enumerate(POSTED)]),  # both firing
         ({0}, [{**POSTED[0], "endsAt": ENDS_AT[0]}]),  # one resolved: the group still fires
         ({0, 1}, [{**POSTED[1], "endsAt": ENDS_AT[1]}]),  # all resolved
     ]
@@ -238,7 +251,7 @@ async def test_payload_bytes_match_alertmanager(
         first_full = first_full or full
         assert headers["Content-Type"] == "application/json"
         assert USER_AGENT.startswith(headers["User-Agent"] + " ")
-        mine = our_alerts(resolved, now)
+        mine = our_alerts(resolved, now, first)
         notification = Notification(
             receiver=RECEIVER,
             group_key=document["groupKey"],  # the routing tree's business, not the channel's
