@@ -79,6 +79,17 @@ class Alert:
         return 0.0 < self.ends_at <= now
 
 
+def fingerprints_at(alerts: Sequence[Alert], now: float) -> tuple[list[str], list[str]]:
+    """The fingerprints of `alerts` firing at `now`, and of those resolved, in order.
+
+    Alert.resolved_at written out: flushes ask it of every alert of a group, and the call cost
+    more than the comparison.
+    """
+    firing = [a.fingerprint for a in alerts if not 0.0 < a.ends_at <= now]
+    resolved = [a.fingerprint for a in alerts if 0.0 < a.ends_at <= now]
+    return firing, resolved
+
+
 T = TypeVar("T")
 
 

@@ -33,7 +33,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -47,6 +46,7 @@ from alerting.model import Alert
 from alerting.notifier import Notifier
 from alerting.service import tune_gc
 from alerting.store.sqlite_notifications import SqliteNotificationStore
+from bench.gc_clock import GcClock
 
 # Targets on this 2-core machine (the issue; DESIGN.md "Performance and reliability targets"
 # has Alertmanager 0.25 at 4.9 s and 346 MB for the same load).
@@ -232,28 +232,6 @@ class Run:
     @property
     def total(self) -> float:
         return self.ingest + self.delivery
-
-
-class GcClock:
-    """Seconds spent in CPython's cyclic collector, whose passes grow with every alert held."""
-
-    def __init__(self) -> None:
-        self.seconds = 0.0
-        self._started = 0.0
-        gc.callbacks.append(self._on_collection)
-
-    def _on_collection(self, phase: str, _: dict[str, int]) -> None:
-        if phase == "start":
-            self._started = time.perf_counter()
-        else:
-            self.seconds += time.perf_counter() - self._started
-
-    @contextmanager
-    def excluded(self) -> Iterator[None]:
-        """Collections in the block (the bench's own, for a memory figure) do not count."""
-        seconds = self.seconds
-        yield
-        self.seconds = seconds
 
 
 async def start_notifier(directory: Path, port: int, group_wait: float) -> Notifier:

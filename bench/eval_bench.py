@@ -35,6 +35,7 @@ from alerting.rules.manager import RuleManager
 from alerting.rules.spec import GroupSpec
 from alerting.service import tune_gc
 from alerting.store.sqlite import SqliteStore
+from bench.gc_clock import GcClock
 from tests.peers.prometheus import PrometheusServer, backfill
 from tests.peers.series import BASE_TIME, to_openmetrics
 
@@ -93,21 +94,6 @@ class Stopwatch:
     @property
     def seconds(self) -> float:
         return (self._stopped or time.perf_counter()) - self._started
-
-
-class GcClock:
-    """Seconds spent in CPython's cyclic collector, whose passes grow with every alert held."""
-
-    def __init__(self) -> None:
-        self.seconds = 0.0
-        self._started = 0.0
-        gc.callbacks.append(self._on_collection)
-
-    def _on_collection(self, phase: str, _: dict[str, int]) -> None:
-        if phase == "start":
-            self._started = time.perf_counter()
-        else:
-            self.seconds += time.perf_counter() - self._started
 
 
 GC = GcClock()

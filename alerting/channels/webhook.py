@@ -20,7 +20,7 @@ from alerting.configbase import HTTPClientConfig, Model
 from alerting.gojson import go_json, pieces
 from alerting.httpclient import HTTPSettings, http_settings, post_failure
 from alerting.labels import go_quote
-from alerting.model import Alert, encoded
+from alerting.model import Alert, encoded, fingerprints_at
 from alerting.template.alertmanager import quote_meta
 from alerting.template.gotime import GoTime
 
@@ -285,11 +285,7 @@ def idempotency_key(notification: Notification) -> str:
     Retries and the replay after a crash resend the same flush, so they carry the same key; a
     repeat after repeat_interval is a new flush with the same alerts, and must not be dropped.
     """
-    now = notification.now
-    alerts = notification.alerts
-    # Alert.resolved_at written out: this runs over every alert of a group at every flush.
-    firing = [a.fingerprint for a in alerts if not 0.0 < a.ends_at <= now]
-    resolved = [a.fingerprint for a in alerts if 0.0 < a.ends_at <= now]
+    firing, resolved = fingerprints_at(notification.alerts, notification.now)
     identity = [
         notification.receiver,
         notification.group_key,

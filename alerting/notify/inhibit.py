@@ -145,15 +145,17 @@ class Inhibitor:
             for spec in specs
         ]
 
-    def __len__(self) -> int:
-        """The number of rules: with none, nothing is ever muted."""
-        return len(self._rules)
-
     def observe(self, alert: Alert) -> None:
         """Record a new or updated alert; a later update of a fingerprint replaces the earlier."""
         for rule in self._rules:
             if matches_all(rule.source, alert.labels):
                 rule.observe(alert)
+
+    def unmuted(self, alerts: Sequence[Alert], now: float) -> list[Alert]:
+        """Those of `alerts` that no source alert inhibits at `now`."""
+        if not self._rules:  # the common case, and a large group's alerts need no look each
+            return list(alerts)
+        return [a for a in alerts if self.mutes(a.labels, now) is None]
 
     def mutes(self, labels: Labels, now: float) -> str | None:
         """The fingerprint of a source alert that inhibits `labels` at `now`, if any."""

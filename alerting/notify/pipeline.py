@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from alerting.channels import Channel, Notification
 from alerting.clock import Clock
 from alerting.metrics import Metrics
-from alerting.model import Alert
+from alerting.model import Alert, fingerprints_at
 from alerting.notify.acks import Acks
 from alerting.notify.escalation import Escalations, Policy, advance
 from alerting.notify.inhibit import Inhibitor
@@ -173,10 +173,7 @@ class Pipeline:
     def _unmuted(self, flush: Flush) -> list[Alert]:
         now = flush.now
         stages = self.stages
-        if len(stages.inhibitor):
-            alerts = [a for a in flush.alerts if stages.inhibitor.mutes(a.labels, now) is None]
-        else:
-            alerts = list(flush.alerts)
+        alerts = stages.inhibitor.unmuted(flush.alerts, now)
         if not alerts:
             return []
         if not stages.time_intervals.active(flush.active_time_intervals, now):
@@ -271,8 +268,7 @@ class Pipeline:
     async def _notified(
         self, integration: Integration, notification: Notification, error: str
     ) -> None:
-        now = notification.now
-        firing = len([a for a in notification.alerts if not 0.0 < a.ends_at <= now])
+        firing = len(fingerprints_at(notification.alerts, notification.now)[0])
         detail = {
             "receiver": integration.receiver,
             "integration": integration.name,
@@ -339,9 +335,7 @@ def _firing(alerts: Sequence[Alert], now: float) -> list[Alert]:
 
 
 def _sets(alerts: Sequence[Alert], now: float) -> tuple[frozenset[str], frozenset[str]]:
-    # Alert.resolved_at written out: this runs over every alert of a group at every flush.
-    # Through a list: a frozenset made from one is sized for its length; made from a generator,
-    # it keeps the room it grew into (twice as much), for as long as the log keeps the entry.
-    firing = [a.fingerprint for a in alerts if not 0.0 < a.ends_at <= now]
-    resolved = [a.fingerprint for a in alerts if 0.0 < a.ends_at <= now]
+    # From lists: a frozenset made from one is sized for its length; made from a generator, it
+    # keeps the room it grew into (twice as much), for as long as the log keeps the entry.
+    firing, resolved = fingerprints_at(alerts, now)
     return frozenset(firing), frozenset(resolved)

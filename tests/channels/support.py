@@ -1,9 +1,14 @@
-"""What the channel tests share: amtool's verdict on a receiver entry, and channel state in a dict."""
+"""What the channel tests share: amtool's verdict on a receiver entry, channel state in a dict,
+and start times for alerts posted to a real Alertmanager."""
 
 from __future__ import annotations
 
+import math
 import re
 import subprocess
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,3 +52,19 @@ class MemoryState:
             self.values.pop(key, None)
         else:
             self.values[key] = value
+
+
+def starting_soon(fractions: Sequence[float]) -> list[str]:
+    """RFC 3339 start times a moment ahead, `fractions` seconds after the same whole second.
+
+    Alertmanager flushes a new group at once when its first alert is older than group_wait,
+    which could be before the rest of the same POST has joined it; alerts starting now or
+    later are waited for.
+    """
+    soon = math.floor(time.time()) + 2
+    return [
+        datetime.fromtimestamp(soon + f, UTC)
+        .isoformat(timespec="microseconds")
+        .replace("+00:00", "Z")
+        for f in fractions
+    ]

@@ -12,7 +12,7 @@ import struct
 import subprocess
 import time
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import parsedate_to_datetime
@@ -47,7 +47,7 @@ from alerting.template.alertmanager import (
     notification_data,
 )
 from tests.channels.smtp_peer import SMTPPeer, server_tls, start_smtp_peer
-from tests.channels.support import MemoryState, amtool_check
+from tests.channels.support import MemoryState, amtool_check, starting_soon
 from tests.channels.test_httpclient import PKI, make_pki
 from tests.peers.alertmanager import AlertmanagerServer
 from tests.peers.ports import free_port
@@ -713,12 +713,6 @@ POSTED: list[dict[str, Any]] = [
 ]
 
 
-def _rfc3339(unix: float) -> str:
-    """With milliseconds, as the times of POSTED have them."""
-    moment = datetime.fromtimestamp(unix, UTC).isoformat(timespec="milliseconds")
-    return moment.replace("+00:00", "Z")
-
-
 def alertmanager_entries(smarthost: str) -> list[dict[str, Any]]:
     """Receiver blocks given to both; ours would differ in html and text by default."""
     common = {"smarthost": smarthost, "require_tls": False}
@@ -765,10 +759,8 @@ async def test_messages_match_alertmanager(
     }
     extra = [f"--web.external-url={AM_EXTERNAL_URL}"]
     am = await asyncio.to_thread(alertmanager_peer, config, extra_args=extra)
-    # Started just now: Alertmanager flushes a new group at once when its first alert is older
-    # than group_wait, which could be before the batch's second alert has joined it.
-    now = time.time()
-    posted = [{**p, "startsAt": _rfc3339(now + i)} for i, p in enumerate(POSTED)]
+    starts = starting_soon([0.123, 1.0])
+    posted = [{**p, "startsAt": start} for p, start in zip(POSTED, starts, strict=True)]
     await post_alerts(am.url, posted)
     theirs = sorted([await smtp.next(), await smtp.next()], key=lambda r: r.rcpt_tos)
     alerts = [

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import re
 import shutil
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,7 @@ from alerting.configbase import HTTPClientConfig
 from alerting.httpclient import http_settings, new_session
 from alerting.model import Alert
 from alerting.template.alertmanager import load_templates
-from tests.channels.support import amtool_check
+from tests.channels.support import amtool_check, starting_soon
 from tests.channels.test_httpclient import (
     PKI,
     Receiver,
@@ -135,12 +134,6 @@ POSTED: list[dict[str, Any]] = [
 ENDS_AT = ["2023-11-14T00:10:00.5Z", "2023-11-14T00:20:00Z"]
 
 
-def _rfc3339(unix: float) -> str:
-    return (
-        datetime.fromtimestamp(unix, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-    )
-
-
 def unix(text: str) -> float:
     return datetime.fromisoformat(text).timestamp()
 
@@ -230,11 +223,8 @@ async def test_payload_bytes_match_alertmanager(
 ) -> None:
     recorder, base = capture
     am = await asyncio.to_thread(alertmanager_peer, alertmanager_config(base))
-    # First posted starting in two seconds: Alertmanager flushes a new group at once when its
-    # first alert is older than group_wait, which could be before the POST's second alert has
-    # joined it. The ends posted later replace them (their ranges do not meet).
-    soon = math.floor(time.time()) + 2
-    first = [_rfc3339(soon + 0.123), _rfc3339(soon + 1.000456)]
+    # First posted starting soon; the ends posted later replace them (their ranges do not meet).
+    first = starting_soon([0.123, 1.000456])
     phases: list[tuple[set[int], list[dict[str, Any]]]] = [
         (set(), [{**p, "startsAt": first[i]} for i, p in enumerate(POSTED)]),  # both firing
         ({0}, [{**POSTED[0], "endsAt": ENDS_AT[0]}]),  # one resolved: the group still fires
